@@ -1,0 +1,67 @@
+"""What every command shares: paths, passphrase prompts, opening the vault, output."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+
+from ..errors import InvalidInputError
+from ..journal.repository import Journal
+from ..paths import Paths, resolve
+from ..vault import Vault
+
+
+def paths_of(args) -> Paths:
+    return resolve(args.home)
+
+
+def ask_secret(prompt: str) -> str:
+    """No echo on a terminal; one line from stdin otherwise (scripts, tests)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    line = sys.stdin.readline()
+    if not line:
+        raise InvalidInputError(f"Expected a line on stdin for: {prompt.strip().rstrip(':')}")
+    return line.rstrip("\r\n")
+
+
+def ask_new_secret(what: str = "passphrase") -> str:
+    first = ask_secret(f"New {what}: ")
+    if ask_secret(f"Repeat the new {what}: ") != first:
+        raise InvalidInputError(f"The two {what}s differ; nothing was changed.")
+    return first
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+@contextlib.contextmanager
+def unlocked(args) -> Iterator[Vault]:
+    vault = Vault.open(paths_of(args), ask_secret("Passphrase: "))
+    try:
+        yield vault
+    finally:
+        vault.lock()
+
+
+@contextlib.contextmanager
+def journal_of(args) -> Iterator[Journal]:
+    with unlocked(args) as vault:
+        yield Journal(vault)
+
+
+def print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def note(message: str) -> None:
+    """Human-facing remarks go to stderr so stdout stays parseable."""
+    print(message, file=sys.stderr)

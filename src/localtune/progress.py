@@ -1,0 +1,33 @@
+"""Cooperative cancellation and the small events long-running work yields."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .errors import Cancelled
+
+
+class CancelToken:
+    """Set from any thread; long work checks it between steps (or tokens) and stops there."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("Stopped at your request.")
+
+
+@dataclass(frozen=True)
+class Status:
+    """A human-readable note about what the work is doing now."""
+
+    message: str
