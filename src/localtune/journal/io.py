@@ -207,7 +207,8 @@ def write_csv(scenarios: Iterable[Scenario], out: TextIO) -> int:
                 raise InvalidInputError(f"Scenario {s.id}: {value!r} contains ';', which CSV uses to separate names; use JSONL.")
     extra = max((len(s.perspectives) for s in scenarios), default=1)
     columns = CSV_COLUMNS + [f"{k}_{n}" for n in range(2, extra + 1) for k in ("viewpoint", "assessment", "analysis")]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    # QUOTE_ALL: a lone "\r" in a field is otherwise written bare and splits the row on reading
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for s in scenarios:
         row = {

@@ -84,11 +84,13 @@ def _connect(path: Path, key: bytes):
 
 
 def _integrity_problems(conn) -> list[str]:
-    problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
-    quick = [row[0] for row in conn.execute("PRAGMA quick_check")]
-    if quick != ["ok"]:
-        problems += quick
-    return problems
+    """Every page's HMAC (cipher_integrity_check) and the b-tree structure (quick_check)."""
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
+        quick = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    except _dbapi().DatabaseError as exc:
+        return [str(exc)]
+    return problems + ([] if quick == ["ok"] else quick)
 
 
 def _corrupt(detail: str = "") -> VaultCorruptError:
@@ -399,7 +401,10 @@ class Vault:
         verified = paths.data / ".restore-check.db"
         try:
             slot, key = _unpack_backup(src, backup_passphrase, verified)
-            conn = _connect(verified, key)
+            try:
+                conn = _connect(verified, key)
+            except _dbapi().DatabaseError as exc:
+                raise VaultCorruptError(f"The backup {src.name} is damaged; the live vault was not touched.") from exc
             try:
                 problems = _integrity_problems(conn)
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
