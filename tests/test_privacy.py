@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from conftest import files_containing, run_cli
-
 from localtune.journal import Perspective, Scenario
 from localtune.journal.io import write_csv, write_jsonl
 

@@ -7,8 +7,8 @@ import sys
 import time
 
 import pytest
-from conftest import PASS
 
+from conftest import PASS
 from localtune.errors import WrongPassphraseError
 from localtune.journal.repository import Journal
 from localtune.vault import Vault

@@ -3,11 +3,11 @@ import os
 import sqlite3
 
 import pytest
-from conftest import PASS, snapshot
 
+from conftest import PASS, snapshot
 from localtune.errors import (
-    NoVaultError,
     NotFoundError,
+    NoVaultError,
     VaultCorruptError,
     VaultExistsError,
     VaultInUseError,
@@ -15,8 +15,7 @@ from localtune.errors import (
     VaultTooNewError,
     WrongPassphraseError,
 )
-from localtune.vault import Vault
-from localtune.vault import kdf
+from localtune.vault import Vault, kdf
 from localtune.vault.store import _connect
 
 
@@ -69,7 +68,7 @@ def test_lock_makes_the_vault_unusable(vault):
     conn = vault.conn
     vault.lock()
     with pytest.raises(VaultLockedError):
-        vault.conn
+        _ = vault.conn
     with pytest.raises(Exception, match="closed"):
         conn.execute("SELECT 1")
 

@@ -188,8 +188,8 @@ def _scenario_from_row(row: dict) -> Scenario:
     perspectives = []
     suffixes = [""] + sorted({c.rpartition("_")[2] for c in row if _numbered(c)}, key=int)
     for suffix in suffixes:
-        key = (lambda name, s=suffix: f"{name}_{s}" if s else name)
-        viewpoint, assessment, analysis = (row.get(key(k)) or "" for k in ("viewpoint", "assessment", "analysis"))
+        names = [f"{k}_{suffix}" if suffix else k for k in ("viewpoint", "assessment", "analysis")]
+        viewpoint, assessment, analysis = (row.get(name) or "" for name in names)
         if viewpoint or assessment or analysis:
             perspectives.append({"viewpoint": viewpoint, "assessment": assessment, "analysis": analysis})
     doc = {k: row[k] for k in ("situation", "context", "industry", "occurred_on", "use") if k in row}

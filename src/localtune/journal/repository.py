@@ -169,7 +169,10 @@ class Journal:
         if query and match is None:
             return []
         lim = f" LIMIT {int(limit)}" if limit else ""
-        if match:
+        if match and where == "1":  # no filter: rank inside the FTS index alone, no join
+            sql = "SELECT rowid FROM scenario_fts WHERE scenario_fts MATCH ? ORDER BY bm25(scenario_fts, 3.0, 1.0, 2.0, 1.0, 1.0), rowid" + lim
+            args = [match]
+        elif match:
             sql = (
                 "SELECT s.id FROM scenario_fts f JOIN scenarios s ON s.id = f.rowid"
                 f" WHERE scenario_fts MATCH ? AND {where}"

@@ -16,7 +16,7 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     CREATE INDEX scenarios_industry ON scenarios(industry);
-    CREATE INDEX scenarios_updated ON scenarios(updated_at);
+    CREATE INDEX scenarios_recent ON scenarios(occurred_on, id);
     CREATE TABLE perspectives (
         id INTEGER PRIMARY KEY,
         scenario_id INTEGER NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
@@ -28,7 +28,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX perspectives_scenario ON perspectives(scenario_id);
     CREATE VIRTUAL TABLE scenario_fts USING fts5(
         situation, context, analyses, industry, tags,
-        content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+        content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2', prefix='2 3'
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE blobs (

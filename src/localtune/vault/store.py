@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import (
-    NoVaultError,
     NotFoundError,
+    NoVaultError,
     VaultCorruptError,
     VaultError,
     VaultExistsError,
@@ -83,14 +83,24 @@ def _connect(path: Path, key: bytes):
     return conn
 
 
-def _integrity_problems(conn) -> list[str]:
-    """Every page's HMAC (cipher_integrity_check) and the b-tree structure (quick_check)."""
+def _integrity_problems(conn, *, full: bool = True) -> list[str]:
+    """Every page's HMAC (cipher_integrity_check); with `full`, also the b-tree structure (quick_check).
+
+    Unlocking uses the HMAC pass plus a walk of each table (fast); quick_check reads every page again
+    and costs seconds on a large journal, so it runs on request (`Vault.integrity_problems`).
+    """
     try:
         problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
-        quick = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if full:
+            quick = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            problems += [] if quick == ["ok"] else quick
+        else:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'")]
+            for table in tables:
+                conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()
     except _dbapi().DatabaseError as exc:
         return [str(exc)]
-    return problems + ([] if quick == ["ok"] else quick)
+    return problems
 
 
 def _corrupt(detail: str = "") -> VaultCorruptError:
@@ -175,7 +185,7 @@ class Vault:
                 ) from exc
             raise _corrupt(str(exc)) from exc
         try:
-            problems = _integrity_problems(conn)
+            problems = _integrity_problems(conn, full=False)
             if problems:
                 raise _corrupt("; ".join(problems[:3]))
             version = conn.execute("PRAGMA user_version").fetchone()[0]
