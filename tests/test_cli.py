@@ -2,7 +2,7 @@ import json
 import os
 import stat
 
-from conftest import run_cli
+from lt_testing import run_cli
 
 PW = "cli passphrase 1\n"
 

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import files_containing, run_cli
 from localtune.journal import Perspective, Scenario
 from localtune.journal.io import write_csv, write_jsonl
+from lt_testing import files_containing, run_cli
 
 CANARY = "zebracanary-7c1e93-quokka"
 

@@ -2,9 +2,8 @@
 
 from collections import Counter, defaultdict
 
-from conftest import run_cli
-
 from localtune.journal.demo import load_demo
+from lt_testing import run_cli
 
 
 def test_demo_parses_without_a_single_problem():

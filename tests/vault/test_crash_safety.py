@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from conftest import PASS
 from localtune.errors import WrongPassphraseError
 from localtune.journal.repository import Journal
 from localtune.vault import Vault
+from lt_testing import PASS
 
 WRITER = r"""
 import sys

@@ -4,7 +4,6 @@ import sqlite3
 
 import pytest
 
-from conftest import PASS, snapshot
 from localtune.errors import (
     NotFoundError,
     NoVaultError,
@@ -17,6 +16,7 @@ from localtune.errors import (
 )
 from localtune.vault import Vault, kdf
 from localtune.vault.store import _connect
+from lt_testing import PASS, snapshot
 
 
 def _reopen(paths, passphrase=PASS):

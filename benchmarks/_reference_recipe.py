@@ -1,0 +1,39 @@
+"""The reference recipe a user would otherwise run: transformers Trainer + peft QLoRA (NF4, double quant) via
+prepare_model_for_kbit_training (gradient checkpointing on), DataCollatorForSeq2Seq padding, batch 4, r=16
+all-linear, 1 epoch. Same tokens as ours (same prompt masking); synthetic examples only, so its output_dir
+(a temp folder, nothing saved) is harmless here."""
+
+from __future__ import annotations
+
+import tempfile
+
+
+def run_reference(model_dir, items, *, epochs=1, batch_size=4, lr=2e-4, r=16, alpha=32, seed=0, pad_id=0):
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                             bnb_4bit_compute_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=bnb, dtype=torch.float32,
+                                                 local_files_only=True)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    model = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.05, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    data = [{"input_ids": list(t.ids), "attention_mask": [1] * len(t), "labels": t.labels} for t in items]
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch_size, num_train_epochs=epochs,
+                                 learning_rate=lr, logging_steps=1000, save_strategy="no", report_to="none",
+                                 seed=seed, use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+        trainer = Trainer(model=model, args=args, train_dataset=data,
+                          data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+        result = trainer.train()
+    return model, result.metrics["train_runtime"]

@@ -1,0 +1,131 @@
+"""Our trainer vs the reference recipe on the starter model: same examples, same LoRA rank, one epoch.
+
+Each run is its own process (clean peak-RSS), alternating reference and ours. Times cover loading the model and
+training (not the held-out evaluation, which both then run with the same function).
+
+    .venv/bin/python benchmarks/train_throughput.py --examples 64 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
+    from localtune import privacy
+
+    privacy.harden()
+    import torch
+    from _examples import benchmark_examples
+
+    from localtune.engine.data import length_grouped_batches, padding_share, tokenize
+    from localtune.engine.train import TrainConfig, _tokenizer, eval_loss
+
+    train_ex, eval_ex = benchmark_examples(n, seed)
+    tok = _tokenizer(model_dir)
+    eval_items = [tokenize(tok, e) for e in eval_ex]
+    t0 = time.perf_counter()
+    if which == "ref":
+        from _reference_recipe import run_reference
+
+        items = [tokenize(tok, e) for e in train_ex]
+        model, loop_s = run_reference(model_dir, items, seed=seed, pad_id=tok.pad_token_id)
+        wall = time.perf_counter() - t0
+        # The Trainer's sampler is a seeded random permutation: rebuild it to count its padding.
+        g = torch.Generator()
+        g.manual_seed(seed)
+        order = torch.randperm(len(items), generator=g).tolist()
+        pad = padding_share(items, [order[i:i + 4] for i in range(0, len(order), 4)])
+        real = sum(len(t) for t in items)
+        head = False
+    else:
+        from localtune.engine.events import Finished
+        from localtune.engine.hardware import detect
+        from localtune.engine.train import _micro_padding, train
+
+        config = TrainConfig(epochs=1, lora_r=16, lora_alpha=32, batch_size=4, seed=seed, eval_each_epoch=False,
+                             checkpoint_every_s=0)
+        done = None
+        for event in train(model_dir, train_ex, [], config, hardware=detect()):
+            if isinstance(event, Finished):
+                done = event
+        wall = time.perf_counter() - t0
+        from localtune.engine.adapters import attach, load_base
+
+        model = attach(load_base(model_dir), done.adapter, done.peft_config)
+        items = [tokenize(tok, e) for e in train_ex]
+        batches = length_grouped_batches([len(t) for t in items], 4, seed * 1000)
+        pad = _micro_padding(items, batches, max(len(t) for t in items))
+        real = done.train_tokens
+        loop_s = done.train_seconds
+        head = True
+    model.eval()
+    ev = eval_loss(model, eval_items, tok.pad_token_id, 10**9, completion_only_head=head)
+    return {"which": which, "real_tokens": real, "wall_s": wall, "tokens_per_s": real / wall, "loop_tokens_per_s": real / loop_s,
+            "padding": pad,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "eval_loss": ev}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--examples", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models-dir", default=None, help="where the starter is converted (default: a cache dir)")
+    ap.add_argument("--worker", choices=["ref", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--model-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.model_dir, args.examples, args.seed)))
+        return
+
+    from localtune import privacy
+
+    privacy.harden()
+    from localtune.engine.models import ensure_starter
+    from localtune.paths import resolve
+
+    model_dir = ensure_starter(args.models_dir or resolve().models)
+    results = []
+    for r in range(args.repeats):
+        for which in ("ref", "ours"):
+            out = subprocess.run([sys.executable, __file__, "--worker", which, "--model-dir", str(model_dir),
+                                  "--examples", str(args.examples), "--seed", str(args.seed)],
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            if out.returncode:
+                sys.exit(f"{which} failed:\n{out.stderr[-3000:]}")
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append(res)
+            print(f"run {r + 1} {which}: {res['tokens_per_s']:.1f} tok/s, {res['wall_s']:.0f} s", file=sys.stderr)
+
+    def mean(which, key):
+        vals = [x[key] for x in results if x["which"] == which]
+        return sum(vals) / len(vals)
+
+    gib = 1024**3
+    print(f"\n{args.examples} examples, 1 epoch, r=16 all-linear, batch 4, {args.repeats} run(s) each, "
+          f"{os.cpu_count()} CPU cores\n")
+    print("| recipe | real tokens/s (end to end) | tokens/s (training loop) | padding | peak RSS | eval loss | wall time |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    names = {"ref": "reference (Trainer + QLoRA, grad ckpt)", "ours": "localtune"}
+    for which in ("ref", "ours"):
+        print(f"| {names[which]} | {mean(which, 'tokens_per_s'):.1f} | {mean(which, 'loop_tokens_per_s'):.1f} | "
+              f"{mean(which, 'padding'):.0%} | "
+              f"{mean(which, 'peak_rss') / gib:.2f} GiB | {mean(which, 'eval_loss'):.3f} | "
+              f"{mean(which, 'wall_s'):.0f} s |")
+    print(f"\nspeed-up: {mean('ours', 'tokens_per_s') / mean('ref', 'tokens_per_s'):.2f}x end to end, "
+          f"{mean('ours', 'loop_tokens_per_s') / mean('ref', 'loop_tokens_per_s'):.2f}x training loop")
+
+
+if __name__ == "__main__":
+    main()

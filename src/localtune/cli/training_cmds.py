@@ -1,0 +1,237 @@
+"""Training commands: check, train, adapters, models, analyze, eval."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import training
+from ..errors import InvalidInputError
+from ..journal.repository import Journal
+from .common import confirm, journal_of, note, paths_of, print_json, unlocked
+
+
+def register(commands) -> None:
+    p = commands.add_parser("check", help="is the journal ready to train on?")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--preview", action="store_true", help="show what the model will see (redacted)")
+    p.set_defaults(handler=cmd_check)
+    p = commands.add_parser("train", help="train an adapter on the journal, on this computer")
+    p.add_argument("--model", help="base model name (default: the starter)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--name", help="name for the adapter")
+    p.add_argument("--resume", action="store_true", help="continue the last interrupted run")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and time estimate only")
+    p.add_argument("--json", action="store_true", help="JSON lines; the last line is the summary")
+    p.set_defaults(handler=cmd_train)
+    p = commands.add_parser("adapters", help="list, rename, delete or export trained adapters")
+    sub = p.add_subparsers(dest="action", required=True)
+    q = sub.add_parser("list")
+    q.add_argument("--json", action="store_true")
+    q = sub.add_parser("rename")
+    q.add_argument("old")
+    q.add_argument("new")
+    q = sub.add_parser("delete")
+    q.add_argument("name")
+    q = sub.add_parser("export", help="write a PLAINTEXT standard PEFT folder")
+    q.add_argument("name")
+    q.add_argument("dir")
+    q.add_argument("--yes", action="store_true")
+    p.set_defaults(handler=cmd_adapters)
+    p = commands.add_parser("models", help="base models")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list")
+    q = sub.add_parser("add", help="add a local Hugging Face folder or GGUF file")
+    q.add_argument("path")
+    q.add_argument("--name")
+    q = sub.add_parser("pull", help="download a model by Hub id (the only network feature)")
+    q.add_argument("id")
+    p.set_defaults(handler=cmd_models)
+    p = commands.add_parser("analyze", help="read a new situation with the generic, few-shot and tuned model")
+    p.add_argument("text", help="the situation, or - to read it from stdin after the passphrase")
+    p.add_argument("--adapter")
+    p.add_argument("--industry", default="")
+    p.add_argument("--context", default="")
+    p.add_argument("--viewpoint", default="")
+    p.add_argument("--compare", action="store_true", help="all three columns (default: tuned, or generic without an adapter)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_analyze)
+    p = commands.add_parser("eval", help="measure base, few-shot and tuned on held-out entries")
+    p.add_argument("--adapter")
+    p.add_argument("--data", help="an external labelled .jsonl/.csv file (not imported)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_check(args) -> int:
+    from ..dataset.examples import preview
+
+    with journal_of(args) as journal:
+        report = training.check(journal)
+        if args.preview:
+            print(preview(list(journal.iter_all()), training.redactor_of(journal.vault), limit=3))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0 if report.ready else 1
+
+
+def _config(args):
+    from ..engine.train import TrainConfig
+
+    kw = {}
+    if args.epochs:
+        kw["epochs"] = args.epochs
+    if args.max_steps:
+        kw["max_steps"] = args.max_steps
+    return TrainConfig(**kw)
+
+
+def _bar(step, total, loss, eta) -> str:
+    width = 30
+    done = int(width * step / max(total, 1))
+    return f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total}  loss {loss:.3f}  ETA {eta:>5.0f}s"
+
+
+def cmd_train(args) -> int:
+    from ..engine.events import EvalDone, Progress, Status
+
+    paths = paths_of(args)
+    config = _config(args)
+    with journal_of(args) as journal:
+        if args.dry_run:
+            from ..engine.hardware import detect
+            from ..engine.train import estimate, plan
+
+            report = training.check(journal)
+            report.raise_if_not_ready()
+            model_dir = training.registry(paths).resolve(args.model)
+            hardware = detect()
+            the_plan = estimate(model_dir, report.train, plan(hardware, model_dir, report.train, config), config)
+            print(hardware.describe())
+            print(the_plan.describe())
+            return 0
+        tty = sys.stderr.isatty() and not args.json
+        for event in training.train_adapter(journal.vault, journal, paths, model=args.model, config=config,
+                                            resume=args.resume, name=args.name):
+            if args.json:
+                print(json.dumps({"event": type(event).__name__.lower(), **_fields(event)}), flush=True)
+            elif isinstance(event, Progress):
+                line = _bar(event.step, event.total, event.loss, event.eta_s or 0)
+                print(line if tty else line.strip(), end="" if tty else "\n", file=sys.stderr, flush=True)
+            elif isinstance(event, EvalDone):
+                note(f"\nepoch {event.epoch}: held-out loss {event.eval_loss:.3f}")
+                if event.overfitting_warning:
+                    note(event.overfitting_warning)
+            elif isinstance(event, Status):
+                note(event.message)
+            elif isinstance(event, training.Sealed):
+                s = event.summary
+                print(f"\nSealed adapter {event.name!r} in the vault: {s['steps']} steps, {s['train_tokens']} tokens "
+                      f"in {s['train_seconds']:.0f}s ({s['tokens_per_s']:.0f} tokens/s), held-out loss {s['eval_loss']}")
+    return 0
+
+
+def _fields(event) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    if isinstance(event, training.Sealed):
+        return event.summary
+    return {k: v for k, v in asdict(event).items() if not isinstance(v, bytes)} if is_dataclass(event) else {}
+
+
+def cmd_adapters(args) -> int:
+    with unlocked(args) as vault:
+        if args.action == "list":
+            rows = [{"name": training.adapter_name(b.name), "created_at": b.created_at, "size": b.size,
+                     "base_model": b.meta.get("base_model"), "examples": b.meta.get("examples"),
+                     "eval_loss": b.meta.get("metrics", {}).get("eval_loss")} for b in training.adapters(vault)]
+            if args.json:
+                print_json(rows)
+            for r in [] if args.json else rows:
+                print(f"{r['name']:<28} {r['created_at'][:16]}  {r['base_model']}  {r['examples']} examples  "
+                      f"held-out loss {r['eval_loss']}")
+        elif args.action == "rename":
+            vault.rename_blob(training.ADAPTER_PREFIX + args.old, training.ADAPTER_PREFIX + args.new)
+        elif args.action == "delete":
+            vault.delete_blob(training.ADAPTER_PREFIX + args.name)
+        elif args.action == "export":
+            if not confirm("An adapter can reveal what it was trained on. Write it UNENCRYPTED?", args.yes):
+                raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")
+            print(f"Exported to {training.export_adapter(vault, args.name, args.dir)}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..engine.hardware import detect
+
+    reg = training.registry(paths_of(args))
+    if args.action == "list":
+        for info in reg.list(free_memory=detect().memory_free):
+            print(info.describe())
+    elif args.action == "add":
+        from pathlib import Path
+
+        adder = reg.add_gguf if Path(args.path).suffix.lower() == ".gguf" else reg.add_folder
+        adder(args.path, args.name or Path(args.path).stem)
+        print("Added.")
+    else:
+        note(f"Downloading {args.id} from the Hugging Face Hub. No journal data is sent.")
+        reg.pull(args.id, args.id.split("/")[-1])
+        print("Downloaded.")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    from ..engine.generate import Analysis, Piece
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise InvalidInputError("Give a situation to analyze.")
+    with journal_of(args) as journal:
+        adapter = args.adapter or training.latest_adapter(journal.vault)
+        if not adapter:
+            note("No trained adapter yet: showing the generic and few-shot readings. Train one with: localtune-cli train")
+        results, current = {}, None
+        for event in training.compare(journal.vault, journal, paths_of(args), text, industry=args.industry,
+                                      context=args.context, viewpoint=args.viewpoint, adapter=adapter):
+            if isinstance(event, Piece) and not args.json:
+                if event.column != current:
+                    current = event.column
+                    print(f"\n== {current} ==", flush=True)
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Analysis):
+                results[event.column] = event.to_dict()
+                if not args.json:
+                    print(f"\n[{event.column}: {event.assessment}]", flush=True)
+    if args.json:
+        print_json({col: results.get(col) for col in ("generic", "few_shot", "tuned")})
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ..engine.evaluate import Evaluation, Scoring
+
+    with journal_of(args) as journal:
+        result = None
+        for event in training.evaluate(journal.vault, journal, paths_of(args), adapter=args.adapter, data=args.data):
+            if isinstance(event, Scoring) and not args.json:
+                print(f"\rscoring {event.column}: {event.done}/{event.total}", end="", file=sys.stderr, flush=True)
+            elif isinstance(event, Evaluation):
+                result = event.to_dict()
+    if args.json:
+        print_json(result)
+        return 0
+    print()
+    for col in ("base", "few_shot", "tuned"):
+        if result.get(col):
+            print(f"{col:<9} accuracy {result[col]['accuracy']:.2f}  macro-F1 {result[col]['macro_f1']:.2f}")
+    print(f"n = {result['n']}. {result.get('verdict', '')}")
+    for line in result.get("notes", []):
+        print(f"- {line}")
+    return 0
+
+
+__all__ = ["Journal", "register"]

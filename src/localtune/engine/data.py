@@ -1,0 +1,83 @@
+"""Examples -> token ids in memory: prompt masked, length-grouped batches, no files, no `datasets`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..dataset.prompts import Example
+
+IGNORE = -100  # label of a token the loss skips (the prompt; padding)
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    ids: tuple[int, ...]
+    prompt_len: int  # the first prompt_len tokens are the prompt: masked out of the loss
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def labels(self) -> list[int]:
+        return [IGNORE] * self.prompt_len + list(self.ids[self.prompt_len:])
+
+
+def render_prompt(tokenizer, example: Example) -> str:
+    """The prompt in the model's own chat template, ending where the assistant's answer starts."""
+    messages = [dict(m) for m in example.messages]
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # A base model without a chat template: a plain transcript.
+    return "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
+
+
+def tokenize(tokenizer, example: Example, max_len: int | None = None) -> Tokenized:
+    """Prompt and completion tokenized separately so the boundary is exact; the completion ends with EOS.
+
+    When longer than `max_len`, the prompt loses its start (the situation's end and the answer matter most).
+    """
+    prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False)["input_ids"]
+    answer = tokenizer(example.completion, add_special_tokens=False)["input_ids"]
+    if tokenizer.eos_token_id is not None:
+        answer = [*answer, tokenizer.eos_token_id]
+    if max_len and len(prompt) + len(answer) > max_len:
+        answer = answer[: max_len - min(len(prompt), max_len // 2)]
+        prompt = prompt[len(prompt) + len(answer) - max_len:]
+    return Tokenized(tuple(prompt + answer), len(prompt))
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Batches of similar length (little padding), in a seeded random order.
+
+    Indices are shuffled first so equal lengths are not always grouped the same way, then sorted by length,
+    cut into batches, and the batch order shuffled: each epoch differs, and the same seed gives the same order.
+    """
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    order.sort(key=lambda i: lengths[i])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(items: Sequence[Tokenized], pad_id: int):
+    """Right-padded (input_ids, labels) tensors. No attention mask is needed: with right padding and a
+    causal model, real tokens never see the padding after them, and padding is masked out of the loss."""
+    import torch
+
+    width = max(len(t) for t in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    for row, t in enumerate(items):
+        ids[row, : len(t)] = torch.tensor(t.ids)
+        labels[row, : len(t)] = torch.tensor(t.labels)
+    return ids, labels
+
+
+def padding_share(items: Sequence[Tokenized], batches: Sequence[Sequence[int]]) -> float:
+    real = sum(len(items[i]) for b in batches for i in b)
+    total = sum(max(len(items[i]) for i in b) * len(b) for b in batches)
+    return 1 - real / total if total else 0.0

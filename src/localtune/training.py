@@ -1,0 +1,169 @@
+"""Training, comparison and evaluation use cases over the vault: what the CLI and the app both call.
+
+Checkpoints and adapters go from the engine's bytes straight into the vault (encrypted); nothing of a run is
+written to disk in plaintext. torch and friends load only when one of these functions runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .dataset.checks import Report, readiness
+from .dataset.prompts import prompt_messages
+from .dataset.redact import Redactor
+from .errors import InvalidInputError, NotFoundError
+from .journal.repository import Journal
+from .paths import Paths
+from .progress import CancelToken
+from .vault import Vault
+
+ADAPTER_PREFIX = "adapter:"
+CHECKPOINT = "checkpoint:latest"
+NAMES_SETTING = "redaction_names"
+
+
+def redactor_of(vault: Vault) -> Redactor:
+    return Redactor(vault.get_setting(NAMES_SETTING, []))
+
+
+def check(journal: Journal) -> Report:
+    return readiness(list(journal.iter_all()), redactor=redactor_of(journal.vault))
+
+
+def registry(paths: Paths):
+    from .engine.models import Registry
+
+    return Registry(paths.models, paths.config)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The last event of a training run: the adapter is stored in the vault under `name`."""
+
+    name: str
+    summary: dict
+
+
+def _fingerprint(examples) -> str:
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.messages, e.completion], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | None = None, config=None,
+                  cancel: CancelToken | None = None, resume: bool = False, name: str | None = None) -> Iterator:
+    """Check the journal, train, keep checkpoints in the vault, seal the adapter; yields engine events, then Sealed."""
+    from .engine.events import CheckpointReady, Finished, Status
+    from .engine.train import TrainConfig, train
+
+    report = check(journal)
+    report.raise_if_not_ready()
+    config = config or TrainConfig()
+    model_dir = registry(paths).resolve(model)
+    state = None
+    if resume:
+        try:
+            state = vault.read_blob(CHECKPOINT)
+        except NotFoundError:
+            raise InvalidInputError("There is no interrupted training run to resume.") from None
+        yield Status("Resuming the interrupted run from its last checkpoint.")
+    for event in train(model_dir, report.train, report.eval, config, cancel or CancelToken(), resume=state):
+        if isinstance(event, CheckpointReady):
+            vault.put_blob(CHECKPOINT, "checkpoint", event.state, {"step": event.step, "model": model or "starter"})
+            continue
+        if isinstance(event, Finished):
+            existing = {b.name for b in vault.list_blobs("adapter")}
+            version = 1 + sum(1 for n in existing if n.startswith(ADAPTER_PREFIX))
+            adapter_name = name or f"{(model or 'starter')}-v{version}"
+            summary = {k: v for k, v in asdict(event).items() if k not in ("adapter", "peft_config", "history")}
+            meta = {"peft_config": event.peft_config, "base_model": model or "starter", "history": event.history,
+                    "fingerprint": _fingerprint(report.train), "metrics": summary, "examples": len(report.train)}
+            vault.put_blob(ADAPTER_PREFIX + adapter_name, "adapter", event.adapter, meta)
+            with contextlib.suppress(NotFoundError):
+                vault.delete_blob(CHECKPOINT)
+            yield Sealed(adapter_name, {"adapter": adapter_name, **summary})
+            return
+        yield event
+
+
+def adapters(vault: Vault) -> list:
+    return [b for b in vault.list_blobs("adapter") if b.name.startswith(ADAPTER_PREFIX)]
+
+
+def adapter_name(blob_name: str) -> str:
+    return blob_name[len(ADAPTER_PREFIX):]
+
+
+def latest_adapter(vault: Vault) -> str | None:
+    found = adapters(vault)
+    return adapter_name(found[-1].name) if found else None
+
+
+def export_adapter(vault: Vault, name: str, folder: str) -> Path:
+    from .engine.adapters import export_peft_folder
+
+    info = vault.blob_info(ADAPTER_PREFIX + name)
+    return export_peft_folder(vault.read_blob(info.name), info.meta["peft_config"], info.meta["base_model"], folder)
+
+
+def open_reader(vault: Vault, paths: Paths, adapter: str | None):
+    """One base model in memory with the chosen adapter loaded (None: no adapter)."""
+    from .engine.generate import Reader
+
+    base = vault.blob_info(ADAPTER_PREFIX + adapter).meta["base_model"] if adapter else None
+    reader = Reader.load(registry(paths).resolve(None if base in (None, "starter") else base))
+    if adapter:
+        info = vault.blob_info(ADAPTER_PREFIX + adapter)
+        reader.add_adapter(adapter, vault.read_blob(info.name), info.meta["peft_config"])
+    return reader
+
+
+def few_shot_pool(journal: Journal):
+    report = check(journal)
+    return report.train
+
+
+def compare(vault: Vault, journal: Journal, paths: Paths, situation: str, *, industry: str = "", context: str = "",
+            viewpoint: str = "", adapter: str | None = None, k: int = 3, cancel: CancelToken | None = None) -> Iterator:
+    """Generic, few-shot and tuned readings from one base model; yields Piece and Analysis events."""
+    from .dataset.retrieval import nearest_examples
+
+    adapter = adapter or latest_adapter(vault)
+    reader = open_reader(vault, paths, adapter)
+    messages = prompt_messages(situation=situation, industry=industry, context=context, viewpoint=viewpoint)
+    pool = few_shot_pool(journal)
+    shots = nearest_examples(pool, situation, k) if pool else ()
+    yield from reader.compare(messages, adapter=adapter, shots=shots, cancel=cancel)
+
+
+def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | None = None, data: str | None = None,
+             cancel: CancelToken | None = None) -> Iterator:
+    """Score base, few-shot and tuned on the held-out split (or an external file); stores the result per adapter."""
+    from .dataset.examples import build_examples
+    from .engine.evaluate import Evaluation
+    from .engine.evaluate import evaluate as run_eval
+    from .journal.io import read_file
+
+    adapter = adapter or latest_adapter(vault)
+    report = check(journal)
+    if data:
+        parsed = read_file(data)
+        parsed.require_clean(data)
+        examples = build_examples(parsed.scenarios, redactor_of(vault))
+    else:
+        examples = report.eval
+    if not examples:
+        raise InvalidInputError("There are no held-out examples to evaluate on.")
+    reader = open_reader(vault, paths, adapter)
+    for event in run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel):
+        if isinstance(event, Evaluation) and adapter and not data:
+            history = vault.get_setting("evaluations", {})
+            history[adapter] = event.to_dict()
+            vault.set_setting("evaluations", history)
+        yield event

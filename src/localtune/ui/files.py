@@ -1,0 +1,42 @@
+"""File choosers that leave no history behind.
+
+Qt's own (non-native) dialog is used, so no desktop "recent files" list learns the names; Qt saves its dialog
+state and visited folders to its QtProject settings when a dialog closes, so that group is removed again.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+JOURNAL_FILES = "Journal files (*.jsonl *.csv);;All files (*)"
+BACKUP_FILES = "localtune backups (*.ltbackup);;All files (*)"
+
+
+def scrub_qt_history() -> None:
+    settings = QSettings(QSettings.Scope.UserScope, "QtProject")
+    settings.remove("FileDialog")
+    settings.sync()
+
+
+def _choose(parent: QWidget | None, caption: str, filters: str, save: bool) -> str:
+    dialog = QFileDialog(parent, caption, "", filters)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    dialog.setHistory([])
+    if save:
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    else:
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+    chosen = dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else ""
+    dialog.setParent(None)
+    del dialog  # its destructor writes the settings we then remove
+    scrub_qt_history()
+    return chosen
+
+
+def open_file(parent: QWidget | None, caption: str, filters: str = JOURNAL_FILES) -> str:
+    return _choose(parent, caption, filters, save=False)
+
+
+def save_file(parent: QWidget | None, caption: str, filters: str = JOURNAL_FILES) -> str:
+    return _choose(parent, caption, filters, save=True)

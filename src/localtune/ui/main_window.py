@@ -1,0 +1,291 @@
+"""The main window: navigation, the lock screen, and the vault's life cycle (create, unlock, lock).
+
+It owns the one vault lane; pages get it and never write threading code themselves. The title never
+changes with what is shown, so no journal text reaches window lists, task bars or screen recorders.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+from .dialogs.create import CreateVaultDialog
+from .dialogs.unlock import UnlockDialog
+from .errors import explain, show_error
+from .idle import DEFAULT_MINUTES, IdleWatcher, ScreenLockWatcher
+from .pages.compare import ComparePage
+from .pages.dataset import DatasetPage
+from .pages.evaluate import EvaluatePage
+from .pages.journal import JournalPage
+from .pages.settings import SettingsPage
+from .pages.train import TrainPage
+from .tasks import TaskLane
+
+TITLE = "localtune"
+OFFLINE_NOTE = "Offline: nothing leaves this computer"
+STYLE = """
+QLabel#pageHeadline { font-size: 15px; }
+QLabel#errorLabel, QLabel#problemsLabel { color: #d33a2c; }
+QLabel#lossWarning { padding: 8px; border: 1px solid #c98a1b; border-radius: 6px; }
+QLabel#notice { padding: 8px; border: 1px solid palette(mid); border-radius: 6px; }
+QLabel#sectionTitle, QLabel#editorHeading { font-weight: 600; }
+QPushButton#bigButton { font-size: 15px; font-weight: 600; padding: 6px 22px; }
+QListWidget#nav { border: none; font-size: 14px; }
+QListWidget#nav::item { padding: 8px 14px; }
+"""
+
+
+class LockScreen(QWidget):
+    unlock_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        label = QLabel("<h2>localtune is locked</h2>Your journal is closed and encrypted.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        button = QPushButton("Unlock…")
+        button.clicked.connect(self.unlock_requested)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(label)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    unlocked = Signal()
+    locked = Signal()
+
+    def __init__(self, paths, *, idle_check_ms: int = 5_000, clock=None, parent=None):
+        super().__init__(parent)
+        self.paths = paths
+        self.setWindowTitle(TITLE)
+        self.resize(QSize(1200, 780))
+        self.lane = TaskLane(paths, self)
+        self.lane.error.connect(lambda exc: show_error(self, exc))
+        self.is_unlocked = False
+        self.unlock_dialog: UnlockDialog | None = None
+        self.create_dialog: CreateVaultDialog | None = None
+        self.demo_offer: QMessageBox | None = None
+
+        self.journal = JournalPage(self.lane)
+        self.dataset = DatasetPage(self.lane)
+        self.train = TrainPage(self.lane, paths)
+        self.compare = ComparePage(self.lane)
+        self.evaluate = EvaluatePage(self.lane)
+        self.settings = SettingsPage(self.lane)
+        self.pages = [self.journal, self.dataset, self.train, self.compare, self.evaluate, self.settings]
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(150)
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.nav.addItem(page.title)
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(self.show_page)
+        content = QWidget()
+        row = QHBoxLayout(content)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.lock_screen = LockScreen()
+        self.lock_screen.unlock_requested.connect(self.ask_unlock)
+        self.root = QStackedWidget()
+        self.root.addWidget(self.lock_screen)
+        self.root.addWidget(content)
+        self.setCentralWidget(self.root)
+        self.setStyleSheet(STYLE)
+
+        offline = QLabel(OFFLINE_NOTE)
+        offline.setToolTip("localtune makes no network connections unless you ask it to download a base model.")
+        offline.setObjectName("offlineNote")
+        self.statusBar().addPermanentWidget(offline)
+
+        self.lock_action = QAction("Lock", self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.lock_action.triggered.connect(self.lock)
+        self.addAction(self.lock_action)
+        for number in range(len(self.pages)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
+            action.triggered.connect(lambda _=False, n=number: self.nav.setCurrentRow(n))
+            self.addAction(action)
+
+        kwargs = {"clock": clock} if clock is not None else {}
+        self.idle = IdleWatcher(QApplication.instance(), DEFAULT_MINUTES * 60, check_ms=idle_check_ms,
+                                parent=self, **kwargs)
+        self.idle.idle.connect(self.lock)
+        self.screen_lock = ScreenLockWatcher(self)
+        self.screen_lock.locked.connect(self.lock)
+
+        self.journal.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.journal.journal_changed.connect(self.dataset.mark_stale)
+        self.dataset.jump_to.connect(self.jump_to_entry)
+        self.compare.pick_entry.connect(self._compare_selected_entry)
+        self.settings.autolock_changed.connect(lambda minutes: self.idle.set_timeout(minutes * 60))
+        self.settings.theme_changed.connect(lambda choice: theme.apply(choice))
+        self.settings.lock_requested.connect(self.lock)
+        self.settings.restored.connect(self._after_restore)
+        self._set_unlocked(False)
+
+    # -- navigation ----------------------------------------------------------------------------------------
+
+    def show_page(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        if self.nav.currentRow() != index:
+            self.nav.setCurrentRow(index)
+        if self.is_unlocked:
+            self.pages[index].on_shown()
+
+    def jump_to_entry(self, scenario_id: int) -> None:
+        self.show_page(self.pages.index(self.journal))
+        self.journal.show_scenario(scenario_id)
+
+    def _compare_selected_entry(self) -> None:
+        scenario_id = self.journal.selected_id()
+        scenario = self.journal.model.scenario(scenario_id) if scenario_id is not None else None
+        if scenario is not None:
+            self.compare.use_scenario(scenario)
+
+    # -- the vault's life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """First run: create the vault. Later: unlock it."""
+        from ..vault import Vault
+
+        self.show()
+        if Vault.exists(self.paths):
+            self.ask_unlock()
+        else:
+            self.ask_create()
+
+    def ask_create(self) -> CreateVaultDialog:
+        dialog = CreateVaultDialog(self)
+        dialog.submitted.connect(self._create)
+        dialog.rejected.connect(self.close)
+        self.create_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _create(self, passphrase: str) -> None:
+        from ..services import create_vault
+
+        paths = self.paths
+        self.lane.submit(lambda ctx: ctx.attach(create_vault(paths, passphrase)), self._created,
+                         lambda exc: self.create_dialog.show_error(explain(exc).text))
+
+    def _created(self, _result) -> None:
+        self.create_dialog.accept()
+        self.create_dialog.deleteLater()
+        self.create_dialog = None
+        self._on_unlocked()
+        self.offer_demo()
+
+    def offer_demo(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Question, "Your vault is ready",
+                          "Would you like to start with the demo journal? It holds about 200 invented situations "
+                          "from eight fields, so you can try every page before writing your own. You can delete "
+                          "them later.", QMessageBox.StandardButton.NoButton, self)
+        self.demo_yes = box.addButton("Load the demo journal", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Start with an empty journal", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda button: self.journal.load_demo() if button is self.demo_yes else None)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.demo_offer = box
+        box.open()
+        return box
+
+    def ask_unlock(self) -> UnlockDialog:
+        if self.unlock_dialog is not None:
+            self.unlock_dialog.raise_()
+            return self.unlock_dialog
+        dialog = UnlockDialog(self)
+        dialog.submitted.connect(self._unlock)
+        dialog.rejected.connect(self._unlock_cancelled)
+        self.unlock_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _unlock(self, passphrase: str) -> None:
+        from ..vault import Vault
+
+        paths = self.paths
+        self.lane.submit(lambda ctx: ctx.attach(Vault.open(paths, passphrase)), self._unlock_ok, self._unlock_failed)
+
+    def _unlock_ok(self, _result) -> None:
+        dialog, self.unlock_dialog = self.unlock_dialog, None
+        if dialog is not None:
+            dialog.passphrase.clear()
+            dialog.accept()
+            dialog.deleteLater()
+        self._on_unlocked()
+
+    def _unlock_failed(self, exc) -> None:
+        e = explain(exc)
+        if self.unlock_dialog is not None:
+            self.unlock_dialog.show_error(e.title, e.text)
+
+    def _unlock_cancelled(self) -> None:
+        self.unlock_dialog = None  # stays on the lock screen; "Unlock…" asks again
+
+    def _on_unlocked(self) -> None:
+        self._set_unlocked(True)
+        for page in self.pages:
+            page.on_unlocked()
+        self.idle.restart()
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+        else:
+            self.pages[self.stack.currentIndex()].on_shown()
+        self.unlocked.emit()
+
+    def _after_restore(self) -> None:
+        for page in self.pages:
+            page.on_locked()
+            page.on_unlocked()
+
+    def lock(self) -> None:
+        """Close the vault, empty every page and model, and ask for the passphrase again."""
+        if not self.is_unlocked:
+            return
+        self.journal.flush()  # queued before the lock on the same lane, so the last edit is kept
+        self.idle.stop()
+        self.lane.invalidate()
+        self.lane.submit(lambda ctx: ctx.detach())
+        self.lane.invalidate()
+        for page in self.pages:
+            page.on_locked()
+        for box in self.findChildren(QMessageBox):
+            box.close()
+        self._set_unlocked(False)
+        QApplication.clipboard().clear()
+        self.statusBar().clearMessage()
+        self.locked.emit()
+        self.ask_unlock()
+
+    def _set_unlocked(self, unlocked: bool) -> None:
+        self.is_unlocked = unlocked
+        self.root.setCurrentWidget(self.root.widget(1) if unlocked else self.lock_screen)
+        self.lock_action.setEnabled(unlocked)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.is_unlocked:
+            self.journal.flush()
+        for page in (self.train, self.compare, self.evaluate):
+            page.on_locked()
+        self.idle.stop()
+        self.lane.shutdown()
+        super().closeEvent(event)

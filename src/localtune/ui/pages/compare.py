@@ -1,0 +1,179 @@
+"""The compare page: one situation, three readings side by side (generic, few-shot, tuned), streamed."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+from ..clipboard import copy_sensitive
+from ..errors import explain
+from ..tasks import GeneratorRunner
+from ..widgets.badge import Badge
+from . import Page
+from ._service import find
+
+COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
+PAINT_MS = 50  # coalesce streamed tokens: repaint at most 20 times a second
+NOT_YET = (
+    "Side-by-side readings become available here when the comparison engine lands in this version of "
+    "localtune (and Tuned after your first training)."
+)
+
+
+class Column(QGroupBox):
+    def __init__(self, title: str, parent=None):
+        super().__init__(title, parent)
+        self.badge = Badge()
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.buffer = ""
+        layout = QVBoxLayout(self)
+        badge_row = QHBoxLayout()
+        badge_row.addWidget(self.badge)
+        badge_row.addStretch(1)
+        layout.addLayout(badge_row)
+        layout.addWidget(self.text, 1)
+
+    def clear(self) -> None:
+        self.buffer = ""
+        self.text.clear()
+        self.badge.set_assessment(None)
+
+
+class ComparePage(Page):
+    title = "Compare"
+    pick_entry = Signal()  # asks the main window for the journal's selected entry
+
+    def __init__(self, lane, parent=None):
+        super().__init__(parent)
+        self.lane = lane
+        self.source = find("compare_stream", "compare")
+        self.runner: GeneratorRunner | None = None
+        self.situation = QPlainTextEdit()
+        self.situation.setPlaceholderText("Describe a situation, or take the entry selected in the journal.")
+        self.situation.setMaximumHeight(110)
+        self.adapter = QComboBox()
+        self.adapter.setPlaceholderText("no trained adapter yet")
+        use_entry = QPushButton("Use selected journal entry")
+        use_entry.clicked.connect(self.pick_entry)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setObjectName("bigButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.copy_button = QPushButton("Copy as Markdown")
+        self.copy_button.setToolTip("Copied text is cleared from the clipboard after 30 seconds")
+        self.notice = QLabel(NOT_YET)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.columns = {key: Column(title) for key, title in COLUMNS}
+
+        controls = QHBoxLayout()
+        controls.addWidget(use_entry)
+        controls.addWidget(QLabel("Adapter"))
+        controls.addWidget(self.adapter, 1)
+        controls.addWidget(self.compare_button)
+        controls.addWidget(self.stop_button)
+        controls.addWidget(self.copy_button)
+        row = QHBoxLayout()
+        for column in self.columns.values():
+            row.addWidget(column, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.situation)
+        layout.addLayout(controls)
+        layout.addLayout(row, 1)
+
+        self._paint_timer = QTimer(self, interval=PAINT_MS)
+        self._paint_timer.timeout.connect(self._paint)
+        self.compare_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.cancel)
+        self.copy_button.clicked.connect(self.copy_markdown)
+        self.set_source(self.source)
+
+    def set_source(self, make) -> None:
+        """`make(ctx, situation=..., adapter=..., cancel=...)` -> Piece/Analysis events."""
+        self.source = make
+        self.notice.setVisible(make is None)
+        self.compare_button.setEnabled(make is not None)
+
+    def on_locked(self) -> None:
+        self.cancel()
+        self._paint_timer.stop()
+        self.situation.clear()
+        self.adapter.clear()
+        for column in self.columns.values():
+            column.clear()
+
+    def use_scenario(self, scenario) -> None:
+        self.situation.setPlainText(scenario.situation)
+
+    # -- streaming -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        text = self.situation.toPlainText().strip()
+        if not text or self.source is None or (self.runner is not None and self.runner.running):
+            return
+        for column in self.columns.values():
+            column.clear()
+        source, adapter = self.source, self.adapter.currentData()
+        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, situation=text, adapter=adapter, cancel=token),
+                                      lane=self.lane, parent=self)
+        self.runner.yielded.connect(self.on_event)
+        self.runner.errored.connect(self._failed)
+        self.runner.finished.connect(self._finished)
+        self.compare_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self._paint_timer.start()
+        self.runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+
+    def on_event(self, event) -> None:
+        column = self.columns.get(getattr(event, "column", ""))
+        if column is None:
+            return
+        if hasattr(event, "assessment"):  # a finished reading
+            column.buffer = event.text
+            column.badge.set_assessment(event.assessment if event.assessment != "unclear" else None,
+                                        None if event.assessment != "unclear" else "unclear")
+        else:
+            column.buffer += event.text
+
+    def _paint(self) -> None:
+        for column in self.columns.values():
+            if column.text.toPlainText() != column.buffer:
+                column.text.setPlainText(column.buffer)
+
+    def _finished(self) -> None:
+        self._paint_timer.stop()
+        self._paint()
+        self.compare_button.setEnabled(self.source is not None)
+        self.stop_button.setEnabled(False)
+
+    def _failed(self, exc) -> None:
+        e = explain(exc)
+        self.notice.setText(f"{e.title}. {e.text}")
+        self.notice.show()
+
+    def markdown(self) -> str:
+        parts = [f"## Situation\n\n{self.situation.toPlainText().strip()}"]
+        for key, title in COLUMNS:
+            column = self.columns[key]
+            if column.buffer:
+                badge = column.badge.assessment or "unclear"
+                parts.append(f"## {title}: {badge}\n\n{column.buffer.strip()}")
+        return "\n\n".join(parts) + "\n"
+
+    def copy_markdown(self) -> None:
+        copy_sensitive(self.markdown())

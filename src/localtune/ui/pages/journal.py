@@ -1,0 +1,414 @@
+"""The journal page: search as you type, filters, a lazy table, the editor with autosave, delete and undo."""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+)
+
+from ...journal.models import ASSESSMENTS, USES, Scenario
+from ...journal.repository import Filters
+from ..dialogs.import_export import ExportDialog, ImportDialog
+from ..errors import explain
+from ..models.journal_table import JournalTableModel
+from ..widgets.scenario_editor import ScenarioEditor
+from . import Page
+
+SEARCH_DEBOUNCE_MS = 150
+AUTOSAVE_MS = 800
+
+
+def _combo(any_label: str, values=()) -> QComboBox:
+    box = QComboBox()
+    box.addItem(any_label, None)
+    for v in values:
+        box.addItem(v, v)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return box
+
+
+class JournalPage(Page):
+    title = "Journal"
+    journal_changed = Signal()  # something was added, edited or removed (other pages refresh lazily)
+    message = Signal(str)  # a short status-bar note (never journal text)
+
+    def __init__(self, lane, parent=None):
+        super().__init__(parent)
+        self.lane = lane
+        self.undo_stack: list[Scenario] = []
+        self._saving = False
+        self._dirty = False
+        self._select_after_load: int | None = None
+        self._query_seq = 0
+        self._keep_editor = False
+        self.autosave_ms = AUTOSAVE_MS
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search the journal (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.industry = _combo("All industries")
+        self.assessment = _combo("Any assessment", ASSESSMENTS)
+        self.viewpoint = _combo("Any viewpoint")
+        self.use = _combo("Any use", USES)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("countLabel")
+
+        self.new_button = QPushButton("New entry")
+        self.new_button.setToolTip("Write a new entry (Ctrl+N)")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected entry (Delete); Ctrl+Z brings it back")
+        self.undo_button = QPushButton("Undo delete")
+        self.undo_button.setToolTip("Bring back the last deleted entry (Ctrl+Z)")
+        self.demo_button = QPushButton("Load the demo journal")
+        import_button = QPushButton("Import…")
+        export_button = QPushButton("Export…")
+
+        self.model = JournalTableModel(self._fetch, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 86), (1, 130), (3, 150), (4, 50)):
+            self.table.setColumnWidth(col, width)
+        self.editor = ScenarioEditor()
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 2)
+        for box in (self.industry, self.assessment, self.viewpoint, self.use):
+            filters.addWidget(box)
+        actions = QHBoxLayout()
+        for button in (self.new_button, self.delete_button, self.undo_button):
+            actions.addWidget(button)
+        actions.addWidget(self.count_label, 1, Qt.AlignmentFlag.AlignCenter)
+        for button in (self.demo_button, import_button, export_button):
+            actions.addWidget(button)
+        split = QSplitter()
+        split.addWidget(self.table)
+        split.addWidget(self.editor)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([660, 540])
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addLayout(actions)
+        layout.addWidget(split, 1)
+
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.reload)
+        self._save_timer = QTimer(self, singleShot=True)
+        self._save_timer.timeout.connect(self.save_now)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        for box in (self.industry, self.assessment, self.viewpoint, self.use):
+            box.currentIndexChanged.connect(lambda _i: self.reload())
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.editor.changed.connect(self._edited)
+        self.new_button.clicked.connect(self.new_entry)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.demo_button.clicked.connect(self.load_demo)
+        import_button.clicked.connect(self.open_import)
+        export_button.clicked.connect(self.open_export)
+
+        for keys, slot in ((QKeySequence.StandardKey.New, self.new_entry),
+                           (QKeySequence.StandardKey.Find, self.focus_search),
+                           (QKeySequence.StandardKey.Undo, self.undo_delete)):
+            QShortcut(keys, self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, self.delete_selected,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        self._update_buttons()
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    def on_unlocked(self) -> None:
+        self.reload()
+        self.refresh_filters()
+
+    def on_locked(self) -> None:
+        self._search_timer.stop()
+        self._save_timer.stop()
+        self._saving = self._dirty = False
+        self.undo_stack.clear()
+        self.editor.load(None)
+        self.model.clear()
+        for box in (self.industry, self.assessment, self.viewpoint, self.use):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        for box in (self.industry, self.viewpoint):
+            while box.count() > 1:
+                box.removeItem(1)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.count_label.clear()
+        self._update_buttons()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    # -- the list ----------------------------------------------------------------------------------------
+
+    def filters(self) -> Filters:
+        return Filters(industry=self.industry.currentData(), assessment=self.assessment.currentData(),
+                       viewpoint=self.viewpoint.currentData(), use=self.use.currentData())
+
+    def _fetch(self, ids, done) -> None:
+        self.lane.submit(lambda ctx: ctx.journal.get_many(ids), done)
+
+    def reload(self) -> None:
+        query, filters = self.search.text(), self.filters()
+        self._query_seq += 1
+        seq = self._query_seq
+        unfiltered = not query.strip() and filters == Filters()
+
+        def job(ctx):
+            ids = ctx.journal.ids(query, filters)
+            return ids, (len(ids) if unfiltered else ctx.journal.count())
+
+        self.lane.submit(job, lambda result: self._show_ids(seq, unfiltered, *result))
+
+    def _show_ids(self, seq: int, unfiltered: bool, ids: list[int], total: int) -> None:
+        if seq != self._query_seq:
+            return
+        current = self.editor.scenario_id
+        self.model.set_ids(ids)
+        if not total:
+            self.count_label.setText("No entries yet: press Ctrl+N to write one, or load the demo journal.")
+        elif unfiltered:
+            self.count_label.setText(f"{total} entries")
+        else:
+            self.count_label.setText(f"{len(ids)} of {total} entries match")
+        target = self._select_after_load if self._select_after_load is not None else current
+        self._select_after_load = None
+        if target is not None:
+            self.select_id(target, load=target != current)
+        self.demo_button.setVisible(total == 0)
+        self._update_buttons()
+
+    def refresh_filters(self) -> None:
+        def job(ctx):
+            return ctx.journal.distinct("industry"), ctx.journal.distinct("viewpoint")
+
+        self.lane.submit(job, self._set_filter_values)
+
+    def _set_filter_values(self, values) -> None:
+        for box, items in zip((self.industry, self.viewpoint), values, strict=True):
+            chosen = box.currentData()
+            box.blockSignals(True)
+            while box.count() > 1:
+                box.removeItem(1)
+            for item in items:
+                box.addItem(item, item)
+            index = box.findData(chosen)
+            box.setCurrentIndex(max(index, 0))
+            box.blockSignals(False)
+
+    def select_id(self, scenario_id: int, *, load: bool = True) -> bool:
+        row = self.model.row_of(scenario_id)
+        if row is None:
+            return False
+        index = self.model.index(row, 0)
+        self._keep_editor = not load
+        try:
+            self.table.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        finally:
+            self._keep_editor = False
+        self.table.scrollTo(index)
+        return True
+
+    def show_scenario(self, scenario_id: int) -> None:
+        """Jump to an entry (from the dataset page): clear search and filters so it is in the list."""
+        self.flush()
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        for box in (self.industry, self.assessment, self.viewpoint, self.use):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        self._select_after_load = scenario_id
+        self.reload()
+
+    def _row_changed(self, current, _previous) -> None:
+        scenario_id = self.model.id_at(current.row()) if current.isValid() else None
+        if scenario_id is None or scenario_id == self.editor.scenario_id or self._keep_editor:
+            self._update_buttons()
+            return
+        self.flush()
+        cached = self.model.scenario(scenario_id)
+        if cached is not None:
+            self.editor.load(copy.deepcopy(cached))
+        else:
+            self.lane.submit(lambda ctx: ctx.journal.get(scenario_id), self._load_if_current)
+        self._update_buttons()
+
+    def _load_if_current(self, scenario: Scenario) -> None:
+        index = self.table.currentIndex()
+        if index.isValid() and self.model.id_at(index.row()) == scenario.id:
+            self.editor.load(scenario)
+
+    # -- editing and autosave ------------------------------------------------------------------------------
+
+    def new_entry(self) -> None:
+        self.flush()
+        self.table.selectionModel().clearSelection()
+        self.table.selectionModel().setCurrentIndex(self.model.index(-1, -1),
+                                                    QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.editor.load(Scenario(situation=""))
+        self.editor.situation.setFocus()
+        self._update_buttons()
+
+    def _edited(self) -> None:
+        self._dirty = True
+        self._save_timer.start(self.autosave_ms)
+
+    def flush(self) -> None:
+        """Save pending edits now (before switching entries, deleting or locking)."""
+        if self._save_timer.isActive() or (self._dirty and not self._saving):
+            self._save_timer.stop()
+            self.save_now()
+
+    def save_now(self) -> None:
+        if not self._dirty or not self.editor.has_scenario:
+            return
+        if self._saving:  # one save at a time; the next starts when this one is back
+            self._save_timer.start(self.autosave_ms)
+            return
+        if self.editor.problems():
+            return  # the editor shows what is missing; nothing half-valid is written
+        scenario = self.editor.value()
+        self._dirty = False
+        self._saving = True
+        self.editor.status_label.setText("Saving…")
+
+        def job(ctx):
+            if scenario.id is None:
+                ctx.journal.add(scenario)
+            else:
+                ctx.journal.update(scenario)
+            return scenario
+
+        loaded = self.editor.loaded
+        self.lane.submit(job, lambda saved: self._saved(saved, loaded), self._save_failed)
+
+    def _saved(self, scenario: Scenario, loaded: int) -> None:
+        self._saving = False
+        was_new = self.model.row_of(scenario.id) is None
+        if self.editor.loaded == loaded:  # still the entry that was saved (not another one loaded since)
+            self.editor.mark_saved(scenario)
+            self.editor.status_label.setText("Saved" if not self._dirty else "Editing…")
+        self.model.put(copy.deepcopy(scenario))
+        if was_new:
+            self._select_after_load = scenario.id
+            self.reload()
+            self.refresh_filters()
+        self.journal_changed.emit()
+        if self._dirty:
+            self._save_timer.start(self.autosave_ms)
+
+    def _save_failed(self, exc) -> None:
+        self._saving = False
+        self._dirty = True
+        self.editor.status_label.setText("Not saved")
+        self.editor.problems_label.setText(explain(exc).text)
+
+    # -- delete and undo -----------------------------------------------------------------------------------
+
+    def selected_id(self) -> int | None:
+        index = self.table.currentIndex()
+        return self.model.id_at(index.row()) if index.isValid() else None
+
+    def delete_selected(self) -> None:
+        scenario_id = self.selected_id()
+        if scenario_id is None:
+            return
+        self.flush()
+        self._save_timer.stop()
+        row = self.model.row_of(scenario_id) or 0
+        self._dirty = False
+        self.editor.load(None)
+        self.lane.submit(lambda ctx: ctx.journal.delete(scenario_id), lambda s: self._deleted(s, row))
+
+    def _deleted(self, scenario: Scenario, row: int) -> None:
+        self.undo_stack.append(scenario)
+        next_id = self.model.id_at(row + 1) if self.model.id_at(row + 1) is not None else self.model.id_at(row - 1)
+        self._select_after_load = next_id
+        self.reload()
+        self.refresh_filters()
+        self.message.emit("Entry deleted. Ctrl+Z brings it back.")
+        self.journal_changed.emit()
+
+    def undo_delete(self) -> None:
+        if not self.undo_stack:
+            return
+        scenario = self.undo_stack.pop()
+        self._update_buttons()
+        self.lane.submit(lambda ctx: ctx.journal.add(scenario), self._restored)
+
+    def _restored(self, scenario_id: int) -> None:
+        self._select_after_load = scenario_id
+        self.reload()
+        self.refresh_filters()
+        self.message.emit("Entry restored.")
+        self.journal_changed.emit()
+
+    def _update_buttons(self) -> None:
+        self.delete_button.setEnabled(self.selected_id() is not None)
+        self.undo_button.setEnabled(bool(self.undo_stack))
+
+    # -- import, export, demo --------------------------------------------------------------------------
+
+    def open_import(self) -> ImportDialog:
+        dialog = ImportDialog(self.lane, self)
+        dialog.imported.connect(lambda _n: (self.reload(), self.refresh_filters(), self.journal_changed.emit()))
+        dialog.open()
+        return dialog
+
+    def open_export(self) -> ExportDialog:
+        self.flush()
+        dialog = ExportDialog(self.lane, self)
+        dialog.open()
+        return dialog
+
+    def load_demo(self) -> None:
+        from ...services import load_demo_journal
+
+        self.demo_button.setEnabled(False)
+        self.lane.submit(lambda ctx: load_demo_journal(ctx.journal), self._demo_loaded, self._demo_failed)
+
+    def _demo_loaded(self, count: int) -> None:
+        self.demo_button.setEnabled(True)
+        self.message.emit(f"Loaded {count} demo entries.")
+        self.reload()
+        self.refresh_filters()
+        self.journal_changed.emit()
+
+    def _demo_failed(self, exc) -> None:
+        self.demo_button.setEnabled(True)
+        from ..errors import show_error
+
+        show_error(self, exc)

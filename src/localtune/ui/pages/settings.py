@@ -1,0 +1,278 @@
+"""Settings: auto-lock, passphrase change, encrypted backup and restore, theme, and what "offline" means.
+
+Settings that could say anything about the journal live in the vault (Vault.set_setting), never in QSettings.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..dialogs.create import NewPassphraseFields
+from ..dialogs.import_export import _PathRow
+from ..errors import explain
+from ..files import BACKUP_FILES, open_file, save_file
+from ..idle import DEFAULT_MINUTES
+from ..theme import THEMES
+from . import Page
+
+AUTOLOCK_KEY = "ui.autolock_minutes"
+THEME_KEY = "ui.theme"
+OFFLINE_TEXT = (
+    "localtune never connects to the internet on its own. Your journal, the training data, the trained "
+    "adapters and the analyses stay in the encrypted vault on this computer. The only network feature is "
+    "downloading a base model by name, and only when you ask for it; it sends no journal data."
+)
+
+
+def _password() -> QLineEdit:
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    return edit
+
+
+def _check_passphrase(ctx, passphrase: str) -> None:
+    from ...vault import kdf
+
+    kdf.unlock_slots(kdf.loads(ctx.paths.vault_header.read_bytes()), passphrase)
+
+
+def _restore(ctx, src: str, backup_passphrase: str, current: str) -> None:
+    from ...vault import Vault
+
+    _check_passphrase(ctx, current)
+    ctx.detach()
+    try:
+        ctx.attach(Vault.restore(ctx.paths, src, backup_passphrase, current))
+    except BaseException:
+        ctx.attach(Vault.open(ctx.paths, current))  # the live vault was not touched: open it again
+        raise
+
+
+class SettingsPage(Page):
+    title = "Settings"
+    autolock_changed = Signal(int)  # minutes; 0 = never
+    theme_changed = Signal(str)
+    lock_requested = Signal()
+    restored = Signal()
+
+    def __init__(self, lane, parent=None):
+        super().__init__(parent)
+        self.lane = lane
+
+        self.autolock = QSpinBox()
+        self.autolock.setRange(0, 240)
+        self.autolock.setSuffix(" minutes")
+        self.autolock.setSpecialValueText("never")
+        self.autolock.setValue(DEFAULT_MINUTES)
+        lock_now = QPushButton("Lock now (Ctrl+L)")
+        lock_now.clicked.connect(self.lock_requested)
+        lock_box = QGroupBox("Locking")
+        lf = QFormLayout(lock_box)
+        row = QHBoxLayout()
+        row.addWidget(self.autolock)
+        row.addStretch(1)
+        row.addWidget(lock_now)
+        lf.addRow("Lock after no activity for", row)
+        lf.addRow("", QLabel("The journal also locks when the screen locks, where the desktop reports it."))
+
+        self.current = _password()
+        self.new = NewPassphraseFields("New passphrase")
+        self.change_button = QPushButton("Change passphrase")
+        self.change_button.setEnabled(False)
+        self.passphrase_result = QLabel()
+        self.passphrase_result.setWordWrap(True)
+        pass_box = QGroupBox("Passphrase")
+        pf = QVBoxLayout(pass_box)
+        cur = QFormLayout()
+        cur.addRow("Current passphrase", self.current)
+        pf.addLayout(cur)
+        pf.addWidget(self.new)
+        pf.addWidget(self.change_button, 0, Qt.AlignmentFlag.AlignLeft)
+        pf.addWidget(self.passphrase_result)
+
+        self.backup_path = _PathRow("Where to write the backup file",
+                                    lambda: save_file(self, "Save an encrypted backup", BACKUP_FILES))
+        self.backup_pass = NewPassphraseFields("Backup passphrase")
+        self.backup_button = QPushButton("Make encrypted backup")
+        self.backup_button.setEnabled(False)
+        self.restore_path = _PathRow("A localtune backup file",
+                                     lambda: open_file(self, "Restore from a backup", BACKUP_FILES))
+        self.restore_pass = _password()
+        self.restore_current = _password()
+        self.restore_button = QPushButton("Restore…")
+        self.backup_result = QLabel()
+        self.backup_result.setWordWrap(True)
+        backup_box = QGroupBox("Backup and restore")
+        bf = QVBoxLayout(backup_box)
+        bf.addWidget(QLabel("A backup is one encrypted file with its own passphrase. Keep it somewhere else."))
+        bf.addWidget(self.backup_path)
+        bf.addWidget(self.backup_pass)
+        bf.addWidget(self.backup_button, 0, Qt.AlignmentFlag.AlignLeft)
+        restore_title = QLabel("Restore")
+        restore_title.setObjectName("sectionTitle")
+        bf.addWidget(restore_title)
+        rf = QFormLayout()
+        rf.addRow("Backup file", self.restore_path)
+        rf.addRow("Backup passphrase", self.restore_pass)
+        rf.addRow("Current passphrase", self.restore_current)
+        bf.addLayout(rf)
+        bf.addWidget(self.restore_button, 0, Qt.AlignmentFlag.AlignLeft)
+        bf.addWidget(self.backup_result)
+
+        self.theme = QComboBox()
+        for key, label in THEMES.items():
+            self.theme.addItem(label, key)
+        look_box = QGroupBox("Appearance")
+        af = QFormLayout(look_box)
+        af.addRow("Theme", self.theme)
+
+        privacy_box = QGroupBox("Offline")
+        privacy = QLabel(OFFLINE_TEXT)
+        privacy.setWordWrap(True)
+        QVBoxLayout(privacy_box).addWidget(privacy)
+
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        for box in (lock_box, pass_box, backup_box, look_box, privacy_box):
+            col.addWidget(box)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+        self.autolock.valueChanged.connect(self._autolock_edited)
+        self.theme.currentIndexChanged.connect(self._theme_edited)
+        self.new.changed.connect(self._update_buttons)
+        self.current.textChanged.connect(self._update_buttons)
+        self.backup_pass.changed.connect(self._update_buttons)
+        self.backup_path.edit.textChanged.connect(self._update_buttons)
+        self.change_button.clicked.connect(self.change_passphrase)
+        self.backup_button.clicked.connect(self.backup)
+        self.restore_button.clicked.connect(self.confirm_restore)
+        self._loading = False
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    def on_unlocked(self) -> None:
+        def job(ctx):
+            return (ctx.vault.get_setting(AUTOLOCK_KEY, DEFAULT_MINUTES), ctx.vault.get_setting(THEME_KEY, "system"))
+
+        self.lane.submit(job, self._loaded)
+
+    def _loaded(self, values) -> None:
+        minutes, theme = values
+        self._loading = True
+        self.autolock.setValue(int(minutes))
+        self.theme.setCurrentIndex(max(0, self.theme.findData(theme)))
+        self._loading = False
+        self.autolock_changed.emit(int(minutes))
+        self.theme_changed.emit(theme)
+
+    def on_locked(self) -> None:
+        for edit in (self.current, self.restore_pass, self.restore_current):
+            edit.clear()
+        self.new.clear()
+        self.backup_pass.clear()
+        self.passphrase_result.clear()
+        self.backup_result.clear()
+
+    def _update_buttons(self) -> None:
+        self.change_button.setEnabled(bool(self.current.text()) and self.new.valid)
+        self.backup_button.setEnabled(self.backup_pass.valid and bool(self.backup_path.edit.text().strip()))
+
+    # -- actions -------------------------------------------------------------------------------------------
+
+    def _autolock_edited(self, minutes: int) -> None:
+        if self._loading:
+            return
+        self.lane.submit(lambda ctx: ctx.vault.set_setting(AUTOLOCK_KEY, minutes))
+        self.autolock_changed.emit(minutes)
+
+    def _theme_edited(self, _index: int) -> None:
+        if self._loading:
+            return
+        theme = self.theme.currentData()
+        self.lane.submit(lambda ctx: ctx.vault.set_setting(THEME_KEY, theme))
+        self.theme_changed.emit(theme)
+
+    def change_passphrase(self) -> None:
+        from ...services import check_new_passphrase
+
+        current, new = self.current.text(), self.new.passphrase
+
+        def job(ctx):
+            _check_passphrase(ctx, current)
+            check_new_passphrase(new)
+            ctx.vault.change_passphrase(new)
+
+        self.change_button.setEnabled(False)
+        self.passphrase_result.setText("Re-encrypting the journal under the new passphrase…")
+        self.lane.submit(job, self._changed, lambda exc: self._report(self.passphrase_result, exc))
+
+    def _changed(self, _result) -> None:
+        self.current.clear()
+        self.new.clear()
+        self.passphrase_result.setText("Passphrase changed. Use the new one from now on.")
+
+    def backup(self) -> None:
+        dest, passphrase = self.backup_path.edit.text().strip(), self.backup_pass.passphrase
+        self.backup_button.setEnabled(False)
+        self.backup_result.setText("Writing the backup…")
+
+        def done(_path) -> None:
+            self.backup_pass.clear()
+            self.backup_result.setText("Encrypted backup written. Keep its passphrase safe: it is needed to restore.")
+
+        self.lane.submit(lambda ctx: ctx.vault.backup(dest, passphrase), done,
+                         lambda exc: self._report(self.backup_result, exc))
+
+    def confirm_restore(self) -> QMessageBox | None:
+        if not (self.restore_path.edit.text().strip() and self.restore_pass.text() and self.restore_current.text()):
+            self.backup_result.setText("To restore, choose the backup file and enter both passphrases.")
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace the journal?",
+                          "Restoring replaces everything in the journal with the backup's contents. The backup is "
+                          "checked completely first; if anything is wrong, nothing changes.",
+                          QMessageBox.StandardButton.Cancel, self)
+        go = box.addButton("Replace with backup", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(lambda button: self.restore() if button is go else None)
+        box.open()
+        return box
+
+    def restore(self) -> None:
+        src, bp, cur = self.restore_path.edit.text().strip(), self.restore_pass.text(), self.restore_current.text()
+        self.backup_result.setText("Checking the backup and restoring…")
+
+        def done(_result) -> None:
+            self.restore_pass.clear()
+            self.restore_current.clear()
+            self.backup_result.setText("Journal restored from the backup. It still opens with your current passphrase.")
+            self.restored.emit()
+
+        def failed(exc) -> None:
+            self._report(self.backup_result, exc)
+            self.lane.submit(lambda ctx: ctx.unlocked, lambda ok: None if ok else self.lock_requested.emit())
+
+        self.lane.submit(lambda ctx: _restore(ctx, src, bp, cur), done, failed)
+
+    def _report(self, label: QLabel, exc) -> None:
+        e = explain(exc)
+        label.setText(f"<b>{e.title}.</b> {e.text}")
+        self._update_buttons()

@@ -1,0 +1,241 @@
+"""The train page: pick a base model, see the machine and the plan, press Train, watch the loss fall.
+
+The generator it runs yields events (duck-typed, see `progress.py` and the engine): anything with `message`
+is a status line; anything with `step`/`total` moves the progress bar, with `loss` / `eval_loss` extending the
+curves and `eta_s` the estimate. It runs step by step on the vault lane (training reads the journal and
+stores the adapter in the vault), so the journal stays usable between steps.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from ..errors import explain
+from ..tasks import GeneratorRunner, run_in_thread
+from ..widgets.loss_plot import LossPlot
+from . import Page
+from ._service import eta_words, find
+
+NOT_YET = (
+    "Training becomes available here when the training engine lands in this version of localtune. "
+    "Until then, the Dataset page shows whether your journal is ready to learn from."
+)
+
+
+def _list_models(paths):
+    from ...engine.models import Registry
+
+    return Registry(paths.models, paths.config).list()
+
+
+def _hardware():
+    from ...engine.hardware import detect
+
+    return detect().describe()
+
+
+class TrainPage(Page):
+    title = "Train"
+    trained = Signal(object)
+
+    def __init__(self, lane, paths, parent=None):
+        super().__init__(parent)
+        self.lane = lane
+        self.paths = paths
+        self.source = find("train_adapter", "train")  # make(journal_or_vault..., cancel) -> events
+        self.runner: GeneratorRunner | None = None
+        self._looked = False
+        self._finished_shown = False
+
+        self.model = QComboBox()
+        self.model.setMinimumWidth(280)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.hardware = QLabel("Looking at this computer…")
+        self.hardware.setWordWrap(True)
+        self.plan = QLabel()
+        self.plan.setWordWrap(True)
+        self.notice = QLabel("" if self.source else NOT_YET)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(self.source is None)
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("bigButton")
+        self.train_button.setMinimumHeight(44)
+        self.train_button.setEnabled(self.source is not None)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.eta = QLabel()
+        self.plot = LossPlot()
+        self.history = QListWidget()
+        self.history.setMaximumHeight(90)
+        self.history.addItem("No training runs yet.")
+
+        setup = QGroupBox("What to train")
+        form = QFormLayout(setup)
+        form.addRow("Base model", self.model)
+        form.addRow("", self.model_info)
+        form.addRow("This computer", self.hardware)
+        form.addRow("Plan", self.plan)
+        run_box = QGroupBox("Training")
+        rb = QVBoxLayout(run_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.cancel_button)
+        rb.addLayout(buttons)
+        rb.addWidget(self.progress)
+        line = QHBoxLayout()
+        line.addWidget(self.status, 1)
+        line.addWidget(self.eta, 0, Qt.AlignmentFlag.AlignRight)
+        rb.addLayout(line)
+        rb.addWidget(self.plot, 1)
+        history_box = QGroupBox("Earlier runs")
+        QVBoxLayout(history_box).addWidget(self.history)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addWidget(setup)
+        layout.addWidget(run_box, 1)
+        layout.addWidget(history_box)
+
+        self.model.currentIndexChanged.connect(self._model_chosen)
+        self.train_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._models = []
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    def on_shown(self) -> None:
+        if self._looked:
+            return
+        self._looked = True  # torch is imported here, on first visit, never at startup
+        paths = self.paths
+        run_in_thread(lambda: _list_models(paths), self._models_listed, self._look_failed, parent=self)
+        run_in_thread(_hardware, self.hardware.setText, self._look_failed, parent=self)
+
+    def on_locked(self) -> None:
+        self.cancel()
+        self.plot.clear()
+        self.progress.reset()
+        self.status.clear()
+        self.eta.clear()
+        self.history.clear()
+        self.history.addItem("No training runs yet.")
+
+    def _models_listed(self, models) -> None:
+        self._models = list(models)
+        self.model.blockSignals(True)
+        self.model.clear()
+        for info in self._models:
+            self.model.addItem(info.name + (" (starter)" if info.source == "starter" else ""), info.name)
+        self.model.blockSignals(False)
+        self._model_chosen(0)
+
+    def _model_chosen(self, index: int) -> None:
+        if 0 <= index < len(self._models):
+            info = self._models[index]
+            self.model_info.setText(info.describe())
+            self.plan.setText(
+                "QLoRA: the base model stays frozen in 4-bit and a small adapter learns from your journal's "
+                "training split; the held-out entries measure it afterwards."
+                + ("" if info.fits else " This model needs more memory than is free now; pick a smaller one.")
+            )
+
+    def _look_failed(self, exc) -> None:
+        self.hardware.setText(explain(exc).text)
+
+    # -- training ------------------------------------------------------------------------------------------
+
+    def set_source(self, make) -> None:
+        """`make(ctx, cancel)` -> generator of training events (the service, or a stand-in in tests)."""
+        self.source = make
+        self.notice.setVisible(make is None)
+        self.train_button.setEnabled(make is not None)
+
+    def start(self) -> None:
+        if self.source is None or (self.runner is not None and self.runner.running):
+            return
+        model = self.model.currentData()
+        source = self.source
+        self.plot.clear()
+        self._finished_shown = False
+        self.progress.setValue(0)
+        self.status.setText("Preparing…")
+        self.eta.clear()
+        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token), lane=self.lane,
+                                      parent=self)
+        self.runner.yielded.connect(self.on_event)
+        self.runner.returned.connect(self._done)
+        self.runner.errored.connect(self._failed)
+        self.runner.cancelled.connect(lambda: self._stopped("Stopped. Nothing was saved from this run."))
+        self.runner.finished.connect(lambda: self._set_running(False))
+        self._set_running(True)
+        self.runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.status.setText("Stopping after this step…")
+            self.runner.cancel()
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running and self.source is not None)
+        self.cancel_button.setEnabled(running)
+        self.model.setEnabled(not running)
+
+    def on_event(self, event) -> None:
+        """One training event (engine/events.py): Status, Progress, EvalDone, CheckpointReady, Finished."""
+        message = getattr(event, "message", None)
+        if message:
+            self.status.setText(str(message))
+        if hasattr(event, "adapter"):  # Finished: the last event of a run
+            self._done(event)
+            return
+        step, total = getattr(event, "step", None), getattr(event, "total", None)
+        eval_loss = getattr(event, "eval_loss", None)
+        if step is None and eval_loss is not None:  # EvalDone: held-out loss after an epoch
+            self.plot.add(self.progress.value(), eval=eval_loss)
+            warning = getattr(event, "overfitting_warning", None)
+            if warning:
+                self.status.setText(str(warning))
+        if step is not None and total:
+            self.progress.setMaximum(int(total))
+            self.progress.setValue(int(step))
+            self.plot.total_steps = int(total)
+            self.plot.add(step, getattr(event, "loss", None), getattr(event, "eval_loss", None))
+            self.status.setText(f"Step {step} of {total}")
+            self.eta.setText(eta_words(getattr(event, "eta_s", None)))
+
+    def _done(self, result) -> None:
+        if result is None or self._finished_shown:
+            return
+        self._finished_shown = True
+        self.progress.setValue(self.progress.maximum())
+        name = getattr(result, "name", None) or "the new adapter"
+        self.status.setText(f"Finished: {name} is saved in the vault. Compare it on the Compare page.")
+        self.eta.clear()
+        if self.history.count() == 1 and self.history.item(0).text() == "No training runs yet.":
+            self.history.clear()
+        self.history.insertItem(0, f"{name}: finished")
+        self.trained.emit(result)
+
+    def _failed(self, exc) -> None:
+        e = explain(exc)
+        self._stopped(f"{e.title}. {e.text}")
+
+    def _stopped(self, text: str) -> None:
+        self.status.setText(text)
+        self.eta.clear()

@@ -1,0 +1,78 @@
+"""A tiny random-weight Llama with a tiny byte-level tokenizer, built once per session (seconds, no network)."""
+
+import os
+from pathlib import Path
+
+import pytest
+from engine_helpers import CHAT_TEMPLATE, SITUATIONS, make_examples
+
+
+def _build_tokenizer(folder: Path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [s for sit in SITUATIONS for s in sit] + ["Assessment: reasonable problematic mixed"]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(folder)
+    return fast
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = _build_tokenizer(folder)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                         bos_token_id=tok.bos_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def starter_dir(tmp_path_factory) -> Path:
+    """The real starter model converted from its GGUF (~45 s, once per session). Reuses LOCALTUNE_TEST_MODELS
+    when set, so a developer can skip the conversion across runs."""
+    from localtune.engine.models import ensure_starter
+
+    base = os.environ.get("LOCALTUNE_TEST_MODELS") or tmp_path_factory.mktemp("models")
+    return ensure_starter(base)
+
+
+@pytest.fixture
+def examples():
+    return make_examples(12)
+
+
+@pytest.fixture
+def cpu():
+    from localtune.engine.hardware import detect
+
+    return detect("cpu")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_tiny_models(request):
+    """The tiny model gains nothing from threads, and on a busy 2-core machine OpenMP's spinning threads make
+    each small matmul ~10x slower. The real-model test keeps all cores."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

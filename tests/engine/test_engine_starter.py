@@ -1,0 +1,31 @@
+"""The real starter model: GGUF -> safetensors conversion, 4-bit NF4 load, three QLoRA steps."""
+
+import pytest
+
+from localtune.dataset.prompts import Example, completion_text, prompt_messages
+from localtune.engine import models
+from localtune.engine.events import Finished, Progress
+from localtune.engine.train import TrainConfig, train
+
+
+@pytest.mark.slow
+def test_starter_converts_loads_in_nf4_and_trains(starter_dir):
+    assert models.check_folder(starter_dir, hashes=True)
+    assert models.read_manifest(starter_dir)["source"] == "gguf"
+    assert models.ensure_starter(starter_dir.parent) == starter_dir  # no second conversion
+
+    labels = ["reasonable", "problematic", "mixed", "reasonable"] * 2
+    examples = [
+        Example(prompt_messages(situation=f"A manager moved meeting {i} without notice; the team adapted.",
+                                industry="Retail", viewpoint="employee"),
+                completion_text(label, "Short notice is common in retail, but it should be rare."), label)
+        for i, label in enumerate(labels)
+    ]
+    config = TrainConfig(max_steps=3, batch_size=2, quantization="nf4", checkpoint_every_s=0)
+    events = list(train(starter_dir, examples[:6], examples[6:], config))
+    assert [e.step for e in events if isinstance(e, Progress)] == [1, 2, 3]
+    done = events[-1]
+    assert isinstance(done, Finished) and done.steps == 3
+    assert done.eval_loss is not None and 0 < done.eval_loss < 20
+    assert done.base_model == models.STARTER
+    assert len(done.adapter) > 1_000_000  # r=16 on every linear layer of 30 blocks

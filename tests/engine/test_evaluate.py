@@ -1,0 +1,109 @@
+"""Label-likelihood evaluation on the tiny random Llama of test_generate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_generate import make_adapter, tiny_model
+
+from localtune.dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example, completion_text, prompt_messages
+from localtune.dataset.retrieval import nearest_examples
+from localtune.engine.evaluate import Evaluation, Scoring, evaluate, run, score_labels
+from localtune.engine.generate import Reader
+from localtune.errors import Cancelled
+
+SITUATIONS = [
+    ("nursing", "the charge nurse skipped the double check of a medication"),
+    ("nursing", "a nurse swapped a night shift with a colleague after asking the ward manager"),
+    ("software", "an engineer shipped a change to billing without review on a Friday"),
+    ("software", "the team lead moved the stand-up to the afternoon for the whole week"),
+    ("retail", "a supervisor approved a large refund without looking at the receipt"),
+    ("retail", "the store manager rotated the unpopular Sunday shifts fairly"),
+]
+
+
+def example(i: int, viewpoint: str = "employee") -> Example:
+    industry, situation = SITUATIONS[i % len(SITUATIONS)]
+    label = LABELS[i % 3]
+    return Example(prompt_messages(situation=situation, industry=industry, viewpoint=viewpoint),
+                   completion_text(label, "Judged by the norms of the field."), label, viewpoint, industry,
+                   group=f"s{i}")
+
+
+@pytest.fixture
+def reader():
+    return Reader(*tiny_model())
+
+
+def brute_force(reader: Reader, chat, adapter=None) -> dict[str, float]:
+    """Full-sequence log-likelihood of each completion, one forward pass per label."""
+    prompt = reader.encode(chat)
+    out = {}
+    for label in LABELS:
+        cont = reader.tokenizer(f"{ASSESSMENT_PREFIX}{label}", add_special_tokens=False)["input_ids"]
+        logp = reader.logits(prompt + cont, adapter=adapter).log_softmax(-1)
+        out[label] = sum(float(logp[len(prompt) + j - 1, t]) for j, t in enumerate(cont))
+    return out
+
+
+@pytest.mark.parametrize("adapter", [None, "v1"])
+def test_shared_prefix_scores_equal_one_pass_per_label(reader, adapter):
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    chat = example(0).messages
+    fast, slow = score_labels(reader, chat, adapter=adapter), brute_force(reader, chat, adapter)
+    assert fast.keys() == slow.keys()
+    for label in LABELS:
+        assert fast[label] == pytest.approx(slow[label], abs=1e-4)
+
+
+def test_evaluate_scores_three_columns_and_reports(reader):
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    held_out = [example(i) for i in range(6)]
+    pool = [example(i, viewpoint="manager") for i in range(6, 12)]
+    events = list(evaluate(reader, held_out, adapter="v1", pool=pool, k=2))
+    progress = [e for e in events if isinstance(e, Scoring)]
+    assert [(p.column, p.done) for p in progress if p.done == p.total] == [("base", 6), ("few_shot", 6), ("tuned", 6)]
+    result = events[-1]
+    assert isinstance(result, Evaluation)
+    assert set(result.columns) == {"base", "few_shot", "tuned"}
+    for column, scored in result.columns.items():
+        for s in scored:
+            assert s.prediction == max(s.scores, key=s.scores.get), column
+    # Base scores are the plain model's; tuned ones differ; few-shot used the nearest pool examples.
+    plain = Reader(*tiny_model())
+    assert result.columns["base"][0].scores == pytest.approx(score_labels(plain, held_out[0].messages), abs=1e-5)
+    assert result.columns["tuned"][0].scores != pytest.approx(result.columns["base"][0].scores, abs=1e-3)
+    shots = nearest_examples(pool, held_out[1], 2)
+    few = score_labels(reader, reader.few_shot_messages(held_out[1].messages, shots))
+    assert result.columns["few_shot"][1].scores == pytest.approx(few, abs=1e-5)
+    d = result.to_dict()
+    assert d["n"] == 6
+    for column in ("base", "few_shot", "tuned"):
+        assert 0 <= d[column]["accuracy"] <= 1 and 0 <= d[column]["macro_f1"] <= 1
+        assert set(d[column]["by_industry"]) == {"nursing", "software", "retail"}
+    assert d["verdict"]["code"] == "too_few"  # six examples tell nothing, and the verdict says so
+    assert result.predictions("base") == [s.prediction for s in result.columns["base"]]
+
+
+def test_without_adapter_or_pool_only_base_is_scored(reader):
+    result = run(evaluate(reader, [example(i) for i in range(3)]))
+    assert list(result.columns) == ["base"]
+    assert result.comparison.verdict.code == "no_adapter"
+
+
+def test_cancel_stops_evaluation(reader):
+    from localtune.progress import CancelToken
+
+    cancel = CancelToken()
+    events = evaluate(reader, [example(i) for i in range(5)], cancel=cancel)
+    seen = [next(events), next(events)]
+    assert seen[-1].done == 1
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        next(events)
+
+
+def test_scores_are_log_probabilities(reader):
+    scores = score_labels(reader, example(2).messages)
+    assert all(v < 0 for v in scores.values())
+    assert sum(torch.tensor(list(scores.values())).exp()) < 1  # three disjoint continuations of one prompt

@@ -1,0 +1,252 @@
+"""The Reader on a tiny random Llama: exact generic column, adapters from bytes, streaming and cancel."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+import torch
+
+from localtune.dataset.prompts import Example, completion_text, prompt_messages
+from localtune.engine.generate import Analysis, Piece, Reader
+from localtune.errors import Cancelled, ModelError
+from localtune.progress import CancelToken
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+CORPUS = [
+    "Field: nursing. Norms and context in this field: handovers are written and spoken.",
+    "Situation: the charge nurse asked a colleague to cover a night shift at two hours' notice.",
+    "Perspective to take: employee. Is this conduct reasonable, problematic or mixed?",
+    "Assessment: reasonable. Assessment: problematic. Assessment: mixed. Café naïve résumé — ✓",
+    "You read workplace situations the way an experienced practitioner of that field would.",
+]
+
+
+@functools.cache
+def _tokenizer_and_state():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(CORPUS * 3, trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    model = _fresh(tok)
+    for p in model.parameters():  # larger weights than the default init: varied greedy output
+        p.data.normal_(0, 0.2)
+    return tok, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _fresh(tok):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
+    return LlamaForCausalLM(config).eval()
+
+
+def tiny_model():
+    """(model, tokenizer): the same random weights every call, a new model object each time."""
+    tok, state = _tokenizer_and_state()
+    model = _fresh(tok)
+    model.load_state_dict(state)
+    return model, tok
+
+
+def make_adapter(seed: int, r: int = 4, targets=("q_proj", "v_proj", "down_proj")):
+    """(weights bytes, config dict, reference PeftModel): a LoRA with non-zero B, serialized as the vault keeps it."""
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from safetensors.torch import save
+
+    torch.manual_seed(seed)
+    model, _ = tiny_model()
+    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets), init_lora_weights=False)
+    peft_model = get_peft_model(model, config).eval()
+    weights = save({k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model).items()})
+    as_json = json.loads(json.dumps(peft_model.peft_config["default"].to_dict(), default=list))
+    return weights, as_json, peft_model
+
+
+@pytest.fixture
+def reader():
+    return Reader(*tiny_model())
+
+
+def messages(situation="the charge nurse asked a colleague to cover a night shift", industry="nursing"):
+    return prompt_messages(situation=situation, industry=industry, context="handovers are written",
+                           viewpoint="employee")
+
+
+def hf_greedy(model, reader, chat, n):
+    ids = reader.encode(chat)
+    out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                         max_new_tokens=n, do_sample=False, eos_token_id=list(reader.eos_ids),
+                         pad_token_id=reader.tokenizer.pad_token_id)
+    return [t for t in out[0, len(ids):].tolist() if t not in reader.eos_ids]
+
+
+def test_generic_column_is_exactly_the_base_model(reader):
+    pristine, _ = tiny_model()
+    ids = reader.encode(messages())
+    with torch.no_grad():
+        expected = pristine(torch.tensor([ids])).logits[0]
+    assert torch.equal(reader.logits(ids), expected)
+    for name, seed in (("a", 1), ("b", 2)):
+        weights, config, _ = make_adapter(seed)
+        reader.add_adapter(name, weights, config)
+    assert torch.equal(reader.logits(ids), expected)  # adapters loaded but disabled: bit-identical
+
+
+def test_tuned_column_is_the_adapter_and_differs_from_base(reader):
+    weights, config, reference = make_adapter(1)
+    reader.add_adapter("v1", weights, config)
+    ids = reader.encode(messages())
+    with torch.no_grad():
+        expected = reference(input_ids=torch.tensor([ids])).logits[0]
+    tuned = reader.logits(ids, adapter="v1")
+    torch.testing.assert_close(tuned, expected, rtol=0, atol=1e-5)
+    assert (tuned - reader.logits(ids)).abs().max() > 1e-2
+
+
+def test_two_adapters_switch_without_reloading_the_base(reader):
+    base_obj, embed_ptr = reader.base, reader.base.get_input_embeddings().weight.data_ptr()
+    for name, seed in (("a", 1), ("b", 2)):
+        reader.add_adapter(name, *make_adapter(seed)[:2])
+    assert reader.adapters == ("a", "b")
+    ids = reader.encode(messages())
+    a1, b1, a2 = (reader.logits(ids, adapter=n) for n in ("a", "b", "a"))
+    assert torch.equal(a1, a2)
+    assert (a1 - b1).abs().max() > 1e-2
+    assert reader.base is base_obj and reader.base.get_input_embeddings().weight.data_ptr() == embed_ptr
+    reader.remove_adapter("a")
+    assert reader.adapters == ("b",)
+    assert torch.equal(reader.logits(ids, adapter="b"), b1)
+
+
+def test_removing_the_last_adapter_restores_the_plain_base(reader):
+    ids = reader.encode(messages())
+    before = reader.logits(ids)
+    reader.add_adapter("a", *make_adapter(1)[:2])
+    reader.remove_adapter("a")
+    assert reader.adapters == ()
+    assert torch.equal(reader.logits(ids), before)
+    assert not any("lora" in n for n, _ in reader.base.named_parameters())
+
+
+def test_unusable_adapters_are_refused_and_leave_no_trace(reader):
+    weights, config, _ = make_adapter(1)
+    with pytest.raises(ModelError, match="damaged"):
+        reader.add_adapter("x", b"not safetensors", config)
+    with pytest.raises(ModelError, match="does not fit"):
+        reader.add_adapter("y", weights, {**config, "target_modules": ["no_such_proj"]})
+    # Same module names, other rank -> shape mismatch.
+    other = make_adapter(3, r=8)
+    with pytest.raises(ModelError, match="does not fit"):
+        reader.add_adapter("z", other[0], config)
+    assert reader.adapters == ()
+    with pytest.raises(ModelError, match="No adapter"):
+        reader.stream(messages(), adapter="missing")
+
+
+@pytest.mark.parametrize("adapter", [None, "a"])
+def test_streamed_pieces_join_to_plain_greedy_generation(reader, adapter):
+    weights, config, reference = make_adapter(1)
+    reader.add_adapter("a", weights, config)
+    plain = tiny_model()[0] if adapter is None else reference
+    chat = messages()
+    expected_ids = hf_greedy(plain, reader, chat, 24)
+    assert list(reader.token_ids(chat, adapter=adapter, max_new_tokens=24)) == expected_ids
+    pieces = list(reader.stream(chat, adapter=adapter, max_new_tokens=24))
+    assert len(pieces) > 1 and all(pieces)
+    assert "".join(pieces) == reader.decode(expected_ids)
+
+
+def test_a_started_answer_continues_from_the_given_text(reader):
+    chat = messages()
+    lead = reader.tokenizer("Assessment:", add_special_tokens=False)["input_ids"]
+    ids = reader.encode(chat) + lead
+    plain = tiny_model()[0]
+    out = plain.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                         max_new_tokens=10, do_sample=False, eos_token_id=list(reader.eos_ids),
+                         pad_token_id=reader.tokenizer.pad_token_id)
+    new = [t for t in out[0, len(ids):].tolist() if t not in reader.eos_ids]
+    text = reader.generate(chat, max_new_tokens=10, start="Assessment:")
+    assert text == reader.decode(lead + new) and text.startswith("Assessment:")
+
+
+def test_cancel_stops_a_stream_within_one_token(reader):
+    calls = []
+    reader.base.register_forward_hook(lambda *_: calls.append(1))
+    cancel = CancelToken()
+    stream = reader.stream(messages(), cancel=cancel, max_new_tokens=50)
+    next(stream)
+    done = len(calls)
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        next(stream)
+    assert len(calls) == done  # not one more forward pass
+
+
+def test_analyze_parses_the_assessment(reader, monkeypatch):
+    monkeypatch.setattr(reader, "stream", lambda *a, **k: iter(["Assessment: prob", "lematic\nIt crossed a line."]))
+    result = reader.analyze(messages(), column="generic")
+    assert (result.assessment, result.text) == ("problematic", "It crossed a line.")
+    assert result.to_dict() == {"assessment": "problematic", "text": "It crossed a line."}
+
+
+def _shot(situation, label):
+    return Example(messages(situation), completion_text(label, "Because of the field's norms."), label)
+
+
+def test_few_shot_turns_put_the_most_similar_last_and_respect_the_budget(reader):
+    shots = [_shot("nurse skipped the double check", "problematic"), _shot("nurse swapped shifts", "reasonable")]
+    chat = reader.few_shot_messages(messages(), shots, budget=10_000)
+    roles = [m["role"] for m in chat]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "double check" in chat[3]["content"] and chat[4]["content"].startswith("Assessment: problematic")
+    assert chat[-1] == messages()[-1]
+    one = len(reader.encode(reader.few_shot_messages(messages(), shots[:1], budget=10_000)))
+    trimmed = reader.few_shot_messages(messages(), shots, budget=one)
+    assert len(trimmed) == 4 and "double check" in trimmed[1]["content"]  # least similar dropped first
+    assert reader.few_shot_messages(messages(), shots, budget=1) == tuple(messages())
+
+
+def test_compare_writes_each_column_from_one_model(reader):
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    events = list(reader.compare(messages(), adapter="v1", shots=[_shot("nurse swapped shifts", "mixed")],
+                                 max_new_tokens=12))
+    done = [e for e in events if isinstance(e, Analysis)]
+    assert [a.column for a in done] == ["generic", "few_shot", "tuned"]
+    for a in done:
+        assert "".join(e.text for e in events if isinstance(e, Piece) and e.column == a.column) == a.raw
+    assert all(a.raw.startswith("Assessment:") for a in done)  # every column has to commit to a label first
+    assert done[0].raw == reader.generate(messages(), max_new_tokens=12, start="Assessment:")
+    assert done[2].raw == reader.generate(messages(), adapter="v1", max_new_tokens=12, start="Assessment:")
+    assert done[0].raw != done[2].raw
+    assert [a.column for a in reader.compare(messages(), max_new_tokens=2) if isinstance(a, Analysis)] == ["generic"]
+
+
+def test_load_from_a_folder_plain_and_4bit(tmp_path):
+    model, tok = tiny_model()
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    ids = Reader(model, tok).encode(messages())
+    plain = Reader.load(tmp_path, device="cpu")
+    assert torch.equal(plain.logits(ids), Reader(model, tok).logits(ids))
+    nf4 = Reader.load(tmp_path, quantize=True, device="cpu")
+    assert "4bit" in type(nf4.base.model.layers[0].self_attn.q_proj).__name__
+    nf4.add_adapter("a", *make_adapter(1)[:2])
+    assert (nf4.logits(ids, adapter="a") - nf4.logits(ids)).abs().max() > 1e-2
+    assert len(list(nf4.token_ids(messages(), adapter="a", max_new_tokens=3))) <= 3
+    with pytest.raises(ModelError):
+        Reader.load(tmp_path / "nowhere", device="cpu")

@@ -1,0 +1,160 @@
+"""Dataset, train, compare and settings pages, with stand-in generators where the engine is not wired yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from ui_testing import PASS, WAIT_MS, lane_call, settle, unlock
+
+from localtune.dataset.checks import GOOD
+from localtune.ui.clipboard import copy_sensitive
+
+
+def test_dataset_page_shows_readiness_and_jumps_to_an_entry(qtbot, window):
+    from localtune.journal.models import Perspective, Scenario
+
+    torn = Scenario(situation="Asked to skip the handover checklist to finish early on a quiet night.",
+                    perspectives=[Perspective("nurse", "reasonable", "Quiet night."),
+                                  Perspective("nurse", "problematic", "The checklist exists for quiet nights too.")])
+    torn_id = lane_call(qtbot, window.lane, lambda ctx: ctx.journal.add(torn))
+    page = window.dataset
+    window.nav.setCurrentRow(window.pages.index(page))
+    qtbot.waitUntil(lambda: page.report is not None, timeout=WAIT_MS)
+    report = page.report
+    assert page.meter.value == report.example_count > GOOD
+    assert "Ready to train" in page.headline.text()
+    assert set(page.chart.balance) == set(list(report.balance)[: page.chart.max_rows])
+    assert page.findings.count() == len(report.blocking) + len(report.warnings) > 0
+    qtbot.waitUntil(lambda: "System prompt" in page.preview.toPlainText(), timeout=WAIT_MS)
+    assert "held out" in page.split.text()
+
+    items = [page.findings.item(i) for i in range(page.findings.count())]
+    item = next(i for i in items if i.text().startswith("Contradiction"))
+    target = item.data(Qt.ItemDataRole.UserRole)[0]
+    assert target == torn_id
+    page.findings.setCurrentItem(item)
+    qtbot.waitUntil(lambda: f"scenario {target}" in page.preview.toPlainText(), timeout=WAIT_MS)
+    page.open_entry.click()
+    assert window.stack.currentWidget() is window.journal
+    qtbot.waitUntil(lambda: window.journal.editor.scenario_id == target, timeout=WAIT_MS)
+    assert window.journal.selected_id() == target
+
+
+@dataclass
+class Progress:
+    step: int
+    total: int
+    loss: float
+    eta_s: float
+    eval_loss: float | None = None
+
+
+@dataclass
+class Trained:
+    name: str
+
+
+def fake_training(ctx, *, model, cancel, steps=40):
+    assert ctx.journal is not None  # runs on the vault lane
+    for step in range(1, steps + 1):
+        cancel.raise_if_cancelled()
+        yield Progress(step, steps, 2.0 / step, (steps - step) * 0.5, 2.2 / step if step % 10 == 0 else None)
+    return Trained("adapter-1")
+
+
+def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
+    page = window.train
+    page.set_source(fake_training)
+    assert page.train_button.isEnabled() and not page.notice.isVisibleTo(page)
+    with qtbot.waitSignal(page.trained, timeout=WAIT_MS):
+        page.train_button.click()
+    assert page.progress.value() == page.progress.maximum() == 40
+    assert len(page.plot.train) == 40 and len(page.plot.eval) == 4
+    assert page.plot.train[-1][1] < page.plot.train[0][1]
+    assert "adapter-1" in page.status.text() and page.history.count() == 1
+
+    stopped = []
+    page.set_source(lambda ctx, **kw: fake_training(ctx, steps=100_000, **kw))
+    page.start()
+    page.runner.yielded.connect(lambda ev: page.cancel() if ev.step == 5 else None)
+    page.runner.cancelled.connect(lambda: stopped.append(True))
+    qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
+    assert stopped and "Stopped" in page.status.text()
+    assert page.train_button.isEnabled() and not page.cancel_button.isEnabled()
+
+
+@dataclass
+class Piece:
+    column: str
+    text: str
+
+
+@dataclass
+class Analysis:
+    column: str
+    assessment: str
+    text: str
+    raw: str = ""
+
+
+def fake_compare(ctx, *, situation, adapter, cancel):
+    for column, label in (("generic", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
+        words = f"Reading of the {column} model about {situation[:10]}".split()
+        for w in words:
+            cancel.raise_if_cancelled()
+            yield Piece(column, w + " ")
+        yield Analysis(column, label, " ".join(words))
+
+
+def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
+    page = window.compare
+    assert page.notice.isVisibleTo(page) == (page.source is None)
+    page.set_source(fake_compare)
+    window.journal.table.selectRow(0)
+    qtbot.waitUntil(lambda: window.journal.selected_id() is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.journal.model.scenario(window.journal.selected_id()) is not None, timeout=WAIT_MS)
+    page.pick_entry.emit()
+    assert page.situation.toPlainText()
+    with qtbot.waitSignal(page.runner.finished if page.runner else page.compare_button.clicked, timeout=WAIT_MS):
+        page.compare_button.click()
+    qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
+    for key, label in (("generic", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
+        column = page.columns[key]
+        assert column.text.toPlainText().startswith(f"Reading of the {key} model")
+        assert column.badge.assessment == label
+    page.copy_markdown()
+    copied = QApplication.clipboard().text()
+    assert "## Tuned: problematic" in copied and "## Situation" in copied
+
+    copy_sensitive("secret analysis", clear_after_ms=50)
+    assert QApplication.clipboard().text() == "secret analysis"
+    qtbot.waitUntil(lambda: QApplication.clipboard().text() == "", timeout=WAIT_MS)
+
+
+def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_path):
+    page = window.settings
+    page.current.setText("wrong one")
+    page.new.first.setText("a new long passphrase")
+    page.new.second.setText("a new long passphrase")
+    assert page.change_button.isEnabled()
+    page.change_button.click()
+    qtbot.waitUntil(lambda: "Wrong passphrase" in page.passphrase_result.text(), timeout=WAIT_MS)
+
+    page.current.setText(PASS)
+    page.change_button.click()
+    qtbot.waitUntil(lambda: "Passphrase changed" in page.passphrase_result.text(), timeout=WAIT_MS)
+
+    backup = tmp_path / "journal.ltbackup"
+    page.backup_path.edit.setText(str(backup))
+    page.backup_pass.first.setText("backup passphrase")
+    page.backup_pass.second.setText("backup passphrase")
+    page.backup_button.click()
+    qtbot.waitUntil(lambda: "backup written" in page.backup_result.text(), timeout=WAIT_MS)
+    assert backup.exists() and b"Zyx" not in backup.read_bytes()
+
+    window.lock()
+    settle(qtbot, window)
+    unlock(qtbot, window, "a new long passphrase")
+    assert window.is_unlocked

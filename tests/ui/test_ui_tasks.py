@@ -1,0 +1,143 @@
+"""The vault lane and the generator runner: order, errors, cancel, and dropped results after a lock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from ui_testing import WAIT_MS
+
+from localtune.errors import (
+    ImportFailed,
+    InvalidInputError,
+    VaultCorruptError,
+    VaultInUseError,
+    WrongPassphraseError,
+)
+from localtune.ui.errors import CORRUPT, WRONG_PASSPHRASE, explain
+from localtune.ui.tasks import GeneratorRunner, TaskLane, run_in_thread
+
+
+@pytest.fixture
+def lane(qtbot, paths):
+    lane = TaskLane(paths)
+    yield lane
+    lane.shutdown()
+
+
+def test_lane_runs_jobs_in_order_on_one_thread_and_returns_on_the_gui_thread(qtbot, lane):
+    gui = threading.get_ident()
+    seen, done = [], []
+    for i in range(20):
+        lane.submit(lambda ctx, i=i: (i, threading.get_ident()), lambda r: done.append((r, threading.get_ident())))
+    qtbot.waitUntil(lambda: len(done) == 20, timeout=WAIT_MS)
+    seen = [r[0][0] for r in done]
+    assert seen == list(range(20))
+    assert len({r[0][1] for r in done}) == 1 and done[0][0][1] != gui  # one worker thread, not the GUI's
+    assert all(t == gui for _, t in done)
+
+
+def test_lane_errors_go_to_the_handler_and_invalidate_drops_old_results(qtbot, lane):
+    errors, results, unhandled = [], [], []
+    lane.error.connect(unhandled.append)
+
+    def boom(ctx):
+        raise InvalidInputError("bad")
+
+    lane.submit(boom, results.append, errors.append)
+    lane.submit(boom)
+    qtbot.waitUntil(lambda: lane.pending == 0, timeout=WAIT_MS)
+    lane.submit(lambda ctx: time.sleep(0.1) or "old", results.append)
+    lane.invalidate()
+    lane.submit(lambda ctx: "new", results.append)
+    qtbot.waitUntil(lambda: lane.pending == 0, timeout=WAIT_MS)
+    assert [str(e) for e in errors] == ["bad"]
+    assert len(unhandled) == 1
+    assert results == ["new"]
+
+
+def _counting(token, n=5, fail_at=None):
+    for i in range(n):
+        token.raise_if_cancelled()
+        if i == fail_at:
+            raise InvalidInputError("step failed")
+        yield i
+        time.sleep(0.01)
+    return "done"
+
+
+def test_generator_runner_signals_in_strict_order(qtbot):
+    runner = GeneratorRunner(lambda token: _counting(token, 3))
+    got = []
+    runner.yielded.connect(got.append)
+    with qtbot.waitSignals([runner.started, runner.yielded, runner.yielded, runner.yielded, runner.returned,
+                            runner.finished], order="strict", timeout=WAIT_MS):
+        runner.start()
+    assert got == [0, 1, 2]
+
+
+def test_generator_runner_reports_errors_and_cancels_quietly(qtbot, lane):
+    runner = GeneratorRunner(lambda token: _counting(token, 5, fail_at=2))
+    with qtbot.waitSignals([runner.errored, runner.finished], order="strict", timeout=WAIT_MS):
+        runner.start()
+
+    runner = GeneratorRunner(lambda token: _counting(token, 10_000))
+    errors = []
+    runner.errored.connect(errors.append)
+    runner.yielded.connect(lambda i: runner.cancel() if i == 3 else None)
+    with qtbot.waitSignals([runner.cancelled, runner.finished], order="strict", timeout=WAIT_MS):
+        runner.start()
+    assert not errors and not runner.running
+
+    # on the lane: each step is a lane job, other jobs interleave between steps
+    order = []
+    runner = GeneratorRunner(lambda ctx, token: _counting(token, 3), lane=lane)
+    runner.yielded.connect(lambda i: (order.append(f"step {i}"), lane.submit(lambda ctx: "job", order.append)))
+    with qtbot.waitSignal(runner.finished, timeout=WAIT_MS):
+        runner.start()
+    qtbot.waitUntil(lambda: lane.pending == 0, timeout=WAIT_MS)
+    assert order[:3] == ["step 0", "job", "step 1"]
+
+
+def test_run_in_thread_returns_a_value(qtbot):
+    box = []
+    run_in_thread(lambda: threading.get_ident(), box.append)
+    qtbot.waitUntil(lambda: bool(box), timeout=WAIT_MS)
+    assert box[0] != threading.get_ident()
+
+
+def test_every_vault_error_has_its_own_human_message():
+    texts = {cls: explain(cls("core words")) for cls in (WrongPassphraseError, VaultCorruptError, VaultInUseError)}
+    assert texts[WrongPassphraseError].text == WRONG_PASSPHRASE
+    assert texts[VaultCorruptError].text == CORRUPT
+    assert texts[VaultCorruptError].detail == "core words"
+    assert len({e.text for e in texts.values()}) == 3
+    failed = explain(ImportFailed("2 bad rows", [(2, "x")]))
+    assert failed.title == "Nothing was imported" and failed.text == "2 bad rows"
+    odd = explain(KeyError("k"))
+    assert "unexpected" in odd.title and "KeyError" in odd.detail
+
+
+def test_long_sessions_survive_the_pyside_reference_leak():
+    """PySide6 6.12.0 on Python 3.11 steals a reference to None from every void call and to True from every
+    emit; without localtune's work-around a long session aborts the interpreter."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import localtune.ui\n"
+        "from PySide6.QtCore import QObject, QTimer, Signal\n"
+        "class P(QObject):\n"
+        "    ping = Signal()\n"
+        "p, t = P(), QTimer()\n"
+        "for _ in range(300_000):\n"
+        "    t.stop()\n"
+        "    p.ping.emit()\n"
+        "print('survived')\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip() == "survived"
