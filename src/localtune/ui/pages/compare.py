@@ -19,7 +19,6 @@ from ..errors import explain
 from ..tasks import GeneratorRunner
 from ..widgets.badge import Badge
 from . import Page
-from ._service import find
 
 COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
 PAINT_MS = 50  # coalesce streamed tokens: repaint at most 20 times a second
@@ -27,6 +26,20 @@ NOT_YET = (
     "Side-by-side readings become available here when the comparison engine lands in this version of "
     "localtune (and Tuned after your first training)."
 )
+
+
+def compare_service(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):
+    """The comparison use case on the lane's open vault and journal: Piece and Analysis events."""
+    from ... import training
+
+    return training.compare(ctx.vault, ctx.journal, ctx.paths, situation, industry=industry, context=context,
+                            viewpoint=viewpoint, adapter=adapter, cancel=cancel)
+
+
+def _adapter_names(ctx) -> list[str]:
+    from ... import training
+
+    return [training.adapter_name(blob.name) for blob in training.adapters(ctx.vault)]
 
 
 class Column(QGroupBox):
@@ -56,7 +69,8 @@ class ComparePage(Page):
     def __init__(self, lane, parent=None):
         super().__init__(parent)
         self.lane = lane
-        self.source = find("compare_stream", "compare")
+        self.source = compare_service
+        self._picked = None  # the journal entry last taken, for its industry and context
         self.runner: GeneratorRunner | None = None
         self.situation = QPlainTextEdit()
         self.situation.setPlaceholderText("Describe a situation, or take the entry selected in the journal.")
@@ -105,15 +119,28 @@ class ComparePage(Page):
         self.notice.setVisible(make is None)
         self.compare_button.setEnabled(make is not None)
 
+    def on_shown(self) -> None:
+        self.lane.submit(_adapter_names, self._adapters_listed)
+
+    def _adapters_listed(self, names) -> None:
+        chosen = self.adapter.currentData()
+        self.adapter.clear()
+        for name in reversed(names):  # newest first
+            self.adapter.addItem(name, name)
+        index = self.adapter.findData(chosen)
+        self.adapter.setCurrentIndex(index if index >= 0 else (0 if names else -1))
+
     def on_locked(self) -> None:
         self.cancel()
         self._paint_timer.stop()
+        self._picked = None
         self.situation.clear()
         self.adapter.clear()
         for column in self.columns.values():
             column.clear()
 
     def use_scenario(self, scenario) -> None:
+        self._picked = scenario
         self.situation.setPlainText(scenario.situation)
 
     # -- streaming -----------------------------------------------------------------------------------------
@@ -124,9 +151,13 @@ class ComparePage(Page):
             return
         for column in self.columns.values():
             column.clear()
-        source, adapter = self.source, self.adapter.currentData()
-        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, situation=text, adapter=adapter, cancel=token),
-                                      lane=self.lane, parent=self)
+        source, adapter, picked = self.source, self.adapter.currentData(), self._picked
+        extra = {}
+        if picked is not None and picked.situation.strip() == text and source is compare_service:
+            extra = {"industry": picked.industry, "context": picked.context}
+        self.runner = GeneratorRunner(
+            lambda ctx, token: source(ctx, situation=text, adapter=adapter, cancel=token, **extra),
+            lane=self.lane, parent=self)
         self.runner.yielded.connect(self.on_event)
         self.runner.errored.connect(self._failed)
         self.runner.finished.connect(self._finished)

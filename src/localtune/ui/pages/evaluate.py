@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 from ..errors import explain
 from ..tasks import GeneratorRunner
 from . import Page
-from ._service import find
 
 NAMES = {"base": "Generic (base model)", "few_shot": "Few-shot", "tuned": "Tuned"}
 NOT_YET = (
@@ -26,13 +25,20 @@ NOT_YET = (
 )
 
 
+def evaluate_service(ctx, *, cancel=None):
+    """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation."""
+    from ... import training
+
+    return training.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel)
+
+
 class EvaluatePage(Page):
     title = "Evaluate"
 
     def __init__(self, lane, parent=None):
         super().__init__(parent)
         self.lane = lane
-        self.source = find("evaluate_adapter", "evaluate")
+        self.source = evaluate_service
         self.runner: GeneratorRunner | None = None
         self.notice = QLabel(NOT_YET)
         self.notice.setObjectName("notice")

@@ -25,7 +25,7 @@ from ..errors import explain
 from ..tasks import GeneratorRunner, run_in_thread
 from ..widgets.loss_plot import LossPlot
 from . import Page
-from ._service import eta_words, find
+from ._service import eta_words
 
 NOT_YET = (
     "Training becomes available here when the training engine lands in this version of localtune. "
@@ -37,6 +37,13 @@ def _list_models(paths):
     from ...engine.models import Registry
 
     return Registry(paths.models, paths.config).list()
+
+
+def train_service(ctx, *, model=None, cancel=None, config=None):
+    """The training use case on the lane's open vault and journal: engine events, then `training.Sealed`."""
+    from ... import training
+
+    return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel)
 
 
 def _hardware():
@@ -53,7 +60,8 @@ class TrainPage(Page):
         super().__init__(parent)
         self.lane = lane
         self.paths = paths
-        self.source = find("train_adapter", "train")  # make(journal_or_vault..., cancel) -> events
+        self.source = train_service  # make(ctx, model=..., cancel=...) -> events
+        self.config = None  # an engine TrainConfig; None: the engine's defaults
         self.runner: GeneratorRunner | None = None
         self._looked = False
         self._finished_shown = False
@@ -171,12 +179,13 @@ class TrainPage(Page):
             return
         model = self.model.currentData()
         source = self.source
+        extra = {"config": self.config} if self.config is not None else {}
         self.plot.clear()
         self._finished_shown = False
         self.progress.setValue(0)
         self.status.setText("Preparing…")
         self.eta.clear()
-        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token), lane=self.lane,
+        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
                                       parent=self)
         self.runner.yielded.connect(self.on_event)
         self.runner.returned.connect(self._done)
@@ -197,11 +206,11 @@ class TrainPage(Page):
         self.model.setEnabled(not running)
 
     def on_event(self, event) -> None:
-        """One training event (engine/events.py): Status, Progress, EvalDone, CheckpointReady, Finished."""
+        """One training event (engine/events.py): Status, Progress, EvalDone, then Sealed (or Finished)."""
         message = getattr(event, "message", None)
         if message:
             self.status.setText(str(message))
-        if hasattr(event, "adapter"):  # Finished: the last event of a run
+        if hasattr(event, "adapter") or hasattr(event, "summary"):  # Sealed / Finished: the last event of a run
             self._done(event)
             return
         step, total = getattr(event, "step", None), getattr(event, "total", None)

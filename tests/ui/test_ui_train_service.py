@@ -1,0 +1,31 @@
+"""The Train page wired to the real training service: pressing Train starts it, Cancel stops it cleanly."""
+
+from __future__ import annotations
+
+import threading
+
+from ui_testing import WAIT_MS
+
+from localtune.ui.pages.train import train_service
+
+
+def test_train_page_runs_the_training_service_and_cancel_returns_to_idle(qtbot, window):
+    from localtune.engine.train import TrainConfig
+
+    page = window.train
+    assert page.source is train_service
+    assert page.train_button.isEnabled() and not page.notice.isVisibleTo(page)
+    page.config = TrainConfig(max_steps=1)
+
+    gate = threading.Event()
+    window.lane.submit(lambda ctx: gate.wait(WAIT_MS / 1000))  # hold the lane so Cancel lands before step one
+    stopped = []
+    page.train_button.click()
+    assert page.runner is not None and page.runner.running
+    assert not page.train_button.isEnabled() and page.cancel_button.isEnabled()
+    page.runner.cancelled.connect(lambda: stopped.append(True))
+    page.cancel_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
+    assert stopped and "Stopped" in page.status.text()
+    assert page.train_button.isEnabled() and not page.cancel_button.isEnabled() and page.model.isEnabled()
