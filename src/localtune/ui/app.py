@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from .. import privacy
 
     privacy.harden()
+    if "--selftest" in (sys.argv if argv is None else argv)[1:]:  # before any QApplication: it makes its own
+        from ..selftest import main as selftest
+
+        return selftest([])
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from ..paths import resolve
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("localtune")
     app.setOrganizationName("localtune")
-    app.setDesktopFileName("localtune")
+    app.setDesktopFileName("io.github.localtune.Localtune")  # the .desktop file the installers ship
     theme.apply("system", app)
     paths = resolve()
     name = instance_name(paths)
