@@ -167,7 +167,7 @@ def main(argv: list[str]) -> int:
         base = ["problematic"] * 20 + ["mixed"] * 8
         few = gold[:18] + ["problematic"] * 10
         tuned = gold[:24] + ["mixed", "problematic", "reasonable", "problematic"]
-        window.evaluate.show_comparison(metrics.compare(gold, {"base": base, "few_shot": few, "tuned": tuned}))
+        window.evaluate.show_result(metrics.compare(gold, {"base": base, "few_shot": few, "tuned": tuned}).to_dict())
         _pump(app)
         _save(window, out, f"07-evaluate-preview{suffix}")
 

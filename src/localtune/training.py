@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .dataset.checks import Report, readiness
@@ -25,6 +26,7 @@ from .vault import Vault
 ADAPTER_PREFIX = "adapter:"
 CHECKPOINT = "checkpoint:latest"
 NAMES_SETTING = "redaction_names"
+EVALUATIONS = "evaluations"
 
 
 def redactor_of(vault: Vault) -> Redactor:
@@ -163,7 +165,13 @@ def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | Non
     reader = open_reader(vault, paths, adapter)
     for event in run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel):
         if isinstance(event, Evaluation) and adapter and not data:
-            history = vault.get_setting("evaluations", {})
-            history[adapter] = event.to_dict()
-            vault.set_setting("evaluations", history)
+            history = vault.get_setting(EVALUATIONS, {})
+            history[adapter] = {**event.to_dict(), "adapter": adapter,
+                                "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            vault.set_setting(EVALUATIONS, history)
         yield event
+
+
+def evaluations(vault: Vault) -> dict[str, dict]:
+    """Stored evaluation results, adapter name -> result (Comparison.to_dict plus adapter and evaluated_at)."""
+    return vault.get_setting(EVALUATIONS, {})

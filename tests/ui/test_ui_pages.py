@@ -158,3 +158,71 @@ def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_pat
     settle(qtbot, window)
     unlock(qtbot, window, "a new long passphrase")
     assert window.is_unlocked
+
+
+@dataclass
+class Scoring:
+    column: str
+    done: int
+    total: int
+
+
+@dataclass
+class Evaluated:
+    comparison: object
+
+
+GOLD = ["problematic"] * 12 + ["reasonable"] * 10 + ["mixed"] * 8
+PREDICTIONS = {"base": ["problematic"] * 30,
+               "few_shot": GOLD[:16] + ["problematic"] * 14,
+               "tuned": GOLD[:26] + ["mixed", "problematic", "reasonable", "problematic"]}
+
+
+def fake_evaluation(ctx, *, cancel):
+    from localtune.dataset import metrics
+
+    for column in PREDICTIONS:
+        for done in range(len(GOLD) + 1):
+            cancel.raise_if_cancelled()
+            yield Scoring(column, done, len(GOLD))
+    industries = ["Retail"] * 15 + ["Software"] * 15
+    yield Evaluated(metrics.compare(GOLD, PREDICTIONS, industries=industries, viewpoints=["employee"] * 30))
+
+
+def cell(table, row, column):
+    return table.item(row, column).text()
+
+
+def test_evaluate_page_shows_verdict_chart_confusion_industries_and_history(qtbot, window):
+    from localtune import training
+
+    page = window.evaluate
+    page.set_source(fake_evaluation)
+    page.run_button.click()
+    qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
+    assert "Tuning pays off" in page.verdict.text()
+    assert "answers 'problematic' to (almost) everything" in page.notes.text()  # the base model's habit
+    assert [cell(page.table, r, 1) for r in range(3)] == ["40%", "53%", "90%"]
+    assert [title for title, _ in page.chart.groups] == ["Generic (base model)", "Few-shot", "Tuned"]
+    base = page.confusion_tables["base"]  # rows true, columns predicted; base says "problematic" to all
+    labels = [base.horizontalHeaderItem(c).text() for c in range(1, 4)]
+    column = labels.index("problematic") + 1
+    assert sorted(int(cell(base, r, column)) for r in range(3)) == [8, 10, 12]
+    rows = {cell(page.industry, r, 0): [cell(page.industry, r, c) for c in range(1, 5)] for r in range(2)}
+    assert rows["Retail"] == ["15", "80%", "100%", "100%"] and rows["Software"][0] == "15"
+
+    # Stored results per adapter: the history lists versions, newest first, and picking one shows it.
+    older = {**page.result, "adapter": "starter-v1", "evaluated_at": "2026-11-01T10:00:00+00:00"}
+    older["tuned"] = {**older["tuned"], "accuracy": 0.5, "macro_f1": 0.41}
+    newer = {**page.result, "adapter": "starter-v2", "evaluated_at": "2026-11-20T10:00:00+00:00"}
+    lane_call(qtbot, window.lane, lambda ctx: ctx.vault.set_setting(
+        training.EVALUATIONS, {"starter-v1": older, "starter-v2": newer}))
+    page.on_unlocked()
+    qtbot.waitUntil(lambda: page.versions.rowCount() == 2, timeout=WAIT_MS)
+    assert [cell(page.versions, r, 0) for r in range(2)] == ["starter-v2", "starter-v1"]
+    page.versions.selectRow(1)
+    assert cell(page.table, 2, 1) == "50%" and page.chart.groups[2][1]["macro_f1"] == 0.41
+
+    window.lock()
+    settle(qtbot, window)
+    assert page.versions.rowCount() == 0 and page.table.rowCount() == 0 and page.result is None

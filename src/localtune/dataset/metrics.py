@@ -233,7 +233,7 @@ class Comparison:
             out[name] = {**r.to_dict(),
                          "by_industry": {g: _short(x) for g, x in self.by_industry[name].items()},
                          "by_viewpoint": {g: _short(x) for g, x in self.by_viewpoint[name].items()}}
-        out["verdict"] = {"code": self.verdict.code, "text": self.verdict.text,
+        out["verdict"] = {"code": self.verdict.code, "headline": self.verdict.headline, "text": self.verdict.text,
                           "gain_ci": list(self.verdict.gain_ci) if self.verdict.gain_ci else None}
         out["notes"] = list(self.notes)
         return out

@@ -6,3 +6,9 @@ the functions that use them, so importing this package stays cheap.
 - train.TrainConfig, plan(), estimate(), train() -> events (events.py)
 - adapters.load_base / attach / adapter_bytes / export_peft_folder: adapters as bytes
 """
+
+import warnings
+
+# peft still asks models for `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning
+# on every adapter load; it says nothing a user can act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

@@ -212,7 +212,8 @@ class Reader:
         with self.using(adapter) as model, torch.inference_mode():
             out = model(input_ids=input_ids.to(self.device), use_cache=True, logits_to_keep=logits_to_keep,
                         **{name: cache})
-        return out.logits, out.get("cache", out.get("past_key_values"))
+        cache = out.get("cache")  # only then the old name: asking for it warns on new releases
+        return out.logits, cache if cache is not None else out.get("past_key_values")
 
     @functools.cached_property
     def _new_cache_api(self) -> bool:

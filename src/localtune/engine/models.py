@@ -75,7 +75,9 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
     """Dequantize a GGUF into a bf16 safetensors folder + tokenizer + manifest, written atomically."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a terminal bar per tensor; callers say "preparing the model" instead
     gguf, folder = Path(gguf), Path(folder)
     if not gguf.is_file():
         raise ModelError(f"No model file at {gguf}.")

@@ -1,7 +1,13 @@
-"""The evaluate page: base vs few-shot vs tuned on the held-out entries, and the verdict in plain words."""
+"""The evaluate page: base vs few-shot vs tuned on the held-out entries, the verdict in plain words, a chart,
+confusion matrices, per-industry and per-viewpoint tables, and the history across adapter versions.
+
+Everything shown is drawn from one result dict (`Comparison.to_dict()`, as the vault stores it per adapter),
+so a fresh run and a stored one look the same.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -11,18 +17,19 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from ..errors import explain
 from ..tasks import GeneratorRunner
+from ..widgets.metric_bars import MetricBars
 from . import Page
 
+COLUMNS = ("base", "few_shot", "tuned")
 NAMES = {"base": "Generic (base model)", "few_shot": "Few-shot", "tuned": "Tuned"}
-NOT_YET = (
-    "Measuring becomes available here when the evaluation service lands in this version of localtune. "
-    "It scores the base, few-shot and tuned model on the entries held out from training."
-)
+NO_RESULT = "No evaluation yet. Press Evaluate to score the models on the entries held out from training."
 
 
 def evaluate_service(ctx, *, cancel=None):
@@ -30,6 +37,35 @@ def evaluate_service(ctx, *, cancel=None):
     from ... import training
 
     return training.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel)
+
+
+def _history(ctx) -> dict:
+    from ... import training
+
+    return training.evaluations(ctx.vault)
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+    table.setRowCount(len(rows))
+    for r, cells in enumerate(rows):
+        for c, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if c:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            table.setItem(r, c, item)
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 class EvaluatePage(Page):
@@ -40,24 +76,29 @@ class EvaluatePage(Page):
         self.lane = lane
         self.source = evaluate_service
         self.runner: GeneratorRunner | None = None
-        self.notice = QLabel(NOT_YET)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
+        self.history: dict[str, dict] = {}
+        self.result: dict | None = None
+
         self.run_button = QPushButton("Evaluate")
         self.run_button.setObjectName("bigButton")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Model", "Accuracy", "95% interval", "Macro-F1", "Held-out entries"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.verdict = QLabel("No evaluation yet.")
+        self.verdict = QLabel(NO_RESULT)
         self.verdict.setObjectName("verdict")
         self.verdict.setWordWrap(True)
         self.notes = QLabel()
         self.notes.setWordWrap(True)
+        self.chart = MetricBars()
+        self.table = _table(["Model", "Accuracy", "95% interval", "Macro-F1", "Held-out entries"])
+        self.confusion = QWidget()
+        self.confusion_layout = QHBoxLayout(self.confusion)
+        self.industry = _table(["Industry", "Entries", *NAMES.values()])
+        self.viewpoint = _table(["Viewpoint", "Entries", *NAMES.values()])
+        self.versions = _table(["Adapter", "Evaluated", "Entries", "Generic", "Few-shot", "Tuned", "Tuned macro-F1"])
+        self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.versions.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.cancel_button)
@@ -66,30 +107,45 @@ class EvaluatePage(Page):
         vb = QVBoxLayout(verdict_box)
         vb.addWidget(self.verdict)
         vb.addWidget(self.notes)
+        self.tabs = QTabWidget()
+        summary = QWidget()
+        sl = QHBoxLayout(summary)
+        sl.addWidget(self.chart, 1)
+        sl.addWidget(self.table, 1)
+        self.tabs.addTab(summary, "Summary")
+        self.tabs.addTab(self.confusion, "Confusion")
+        self.tabs.addTab(self.industry, "By industry")
+        self.tabs.addTab(self.viewpoint, "By viewpoint")
+        self.tabs.addTab(self.versions, "History")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.notice)
         layout.addLayout(top)
         layout.addWidget(verdict_box)
-        self.table.setMaximumHeight(150)
-        layout.addWidget(self.table)
-        layout.addStretch(1)
+        layout.addWidget(self.tabs, 1)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(lambda: self.runner and self.runner.cancel())
+        self.versions.itemSelectionChanged.connect(self._version_picked)
         self.set_source(self.source)
 
     def set_source(self, make) -> None:
         """`make(ctx, cancel=...)` -> Scoring progress events, then an Evaluation."""
         self.source = make
-        self.notice.setVisible(make is None)
         self.run_button.setEnabled(make is not None)
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    def on_unlocked(self) -> None:
+        self.lane.submit(_history, self.show_history)
 
     def on_locked(self) -> None:
         if self.runner is not None and self.runner.running:
             self.runner.cancel()
-        self.table.setRowCount(0)
-        self.verdict.setText("No evaluation yet.")
-        self.notes.clear()
+        self.result = None
+        self.history = {}
+        self.show_result(None)
+        self.show_history({})
         self.progress.reset()
+
+    # -- running -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         if self.source is None or (self.runner is not None and self.runner.running):
@@ -98,26 +154,88 @@ class EvaluatePage(Page):
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, cancel=token), lane=self.lane, parent=self)
         self.runner.yielded.connect(self.on_event)
         self.runner.errored.connect(lambda exc: self.verdict.setText(explain(exc).text))
-        self.runner.finished.connect(lambda: (self.run_button.setEnabled(True), self.cancel_button.setEnabled(False)))
+        self.runner.cancelled.connect(lambda: self.progress.setFormat("Stopped."))
+        self.runner.finished.connect(self._idle)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.runner.start()
 
+    def _idle(self) -> None:
+        self.run_button.setEnabled(self.source is not None)
+        self.cancel_button.setEnabled(False)
+        self.lane.submit(_history, self.show_history)  # a run on the latest adapter joins the history
+
     def on_event(self, event) -> None:
         comparison = getattr(event, "comparison", None)
         if comparison is not None:
-            self.show_comparison(comparison)
+            self.show_result(comparison.to_dict())
         elif getattr(event, "total", None):
             self.progress.setMaximum(event.total)
             self.progress.setValue(event.done)
             self.progress.setFormat(f"{NAMES.get(event.column, event.column)}: %v of %m")
 
-    def show_comparison(self, comparison) -> None:
-        self.table.setRowCount(len(comparison.reports))
-        for row, (column, r) in enumerate(comparison.reports.items()):
-            lo, hi = r.accuracy_ci
-            cells = [NAMES.get(column, column), f"{r.accuracy:.0%}", f"{lo:.0%} to {hi:.0%}", f"{r.macro_f1:.2f}", str(r.n)]
-            for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.verdict.setText(f"<b>{comparison.verdict.headline}</b>")
-        self.notes.setText(" ".join((*comparison.verdict.notes, *comparison.notes)))
+    # -- showing a result ------------------------------------------------------------------------------------
+
+    def show_result(self, result: dict | None) -> None:
+        self.result = result
+        if not result:
+            self.verdict.setText(NO_RESULT)
+            self.notes.clear()
+            self.chart.set_reports([])
+            for table in (self.table, self.industry, self.viewpoint):
+                table.setRowCount(0)
+            self._show_confusion({})
+            return
+        columns = [c for c in COLUMNS if result.get(c)]
+        verdict = result.get("verdict", {})
+        headline = verdict.get("headline") or verdict.get("text", "")
+        self.verdict.setText(f"<b>{headline}</b>")
+        rest = verdict.get("text", "")[len(headline):].strip() if verdict.get("headline") else ""
+        self.notes.setText(" ".join(filter(None, [rest, *result.get("notes", [])])))
+        self.chart.set_reports([(NAMES[c], result[c]) for c in columns])
+        _fill(self.table, [[NAMES[c], _pct(result[c]["accuracy"]),
+                            "{} to {}".format(*map(_pct, result[c]["accuracy_ci"])),
+                            f"{result[c]['macro_f1']:.2f}", str(result[c]["n"])] for c in columns])
+        for table, key in ((self.industry, "by_industry"), (self.viewpoint, "by_viewpoint")):
+            groups = sorted({g for c in columns for g in result[c].get(key, {})})
+            rows = []
+            for g in groups:
+                cells = [result[c].get(key, {}).get(g) for c in COLUMNS]
+                n = next((x["n"] for x in cells if x), 0)
+                rows.append([g or "(none)", str(n), *(_pct(x["accuracy"]) if x else "–" for x in cells)])
+            _fill(table, rows)
+        self._show_confusion({c: result[c] for c in columns})
+
+    def _show_confusion(self, reports: dict) -> None:
+        while self.confusion_layout.count():
+            widget = self.confusion_layout.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.confusion_tables = {}
+        for column, report in reports.items():
+            labels = report["labels"]
+            box = QGroupBox(f"{NAMES[column]} (rows: true, columns: predicted)")
+            table = _table(["", *labels])
+            _fill(table, [[gold, *map(str, row)] for gold, row in zip(labels, report["confusion"], strict=True)])
+            QVBoxLayout(box).addWidget(table)
+            self.confusion_layout.addWidget(box)
+            self.confusion_tables[column] = table
+
+    # -- history across adapter versions ------------------------------------------------------------------
+
+    def show_history(self, history: dict) -> None:
+        self.history = dict(history)
+        rows = sorted(self.history.values(), key=lambda r: r.get("evaluated_at", ""), reverse=True)
+        self._history_order = [r.get("adapter", "") for r in rows]
+        self.versions.blockSignals(True)
+        _fill(self.versions, [[r.get("adapter", "?"), r.get("evaluated_at", "")[:16].replace("T", " "), str(r.get("n", "")),
+                               *(_pct((r.get(c) or {}).get("accuracy")) for c in COLUMNS),
+                               f"{r['tuned']['macro_f1']:.2f}" if r.get("tuned") else "–"] for r in rows])
+        self.versions.blockSignals(False)
+        if self.result is None and rows:
+            self.show_result(rows[0])  # the latest stored result, until a new run replaces it
+
+    def _version_picked(self) -> None:
+        row = self.versions.currentRow()
+        if 0 <= row < len(self._history_order):
+            self.show_result(self.history.get(self._history_order[row]))
