@@ -94,6 +94,14 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
         yield event
 
 
+def interrupted_run(vault: Vault) -> dict | None:
+    """The last checkpoint of a cancelled or crashed run ({"step", "model"}), None when there is none."""
+    try:
+        return dict(vault.blob_info(CHECKPOINT).meta)
+    except NotFoundError:
+        return None
+
+
 def adapters(vault: Vault) -> list:
     return [b for b in vault.list_blobs("adapter") if b.name.startswith(ADAPTER_PREFIX)]
 

@@ -56,7 +56,7 @@ class Trained:
     name: str
 
 
-def fake_training(ctx, *, model, cancel, steps=40):
+def fake_training(ctx, *, model, cancel, steps=40, resume=False):
     assert ctx.journal is not None  # runs on the vault lane
     for step in range(1, steps + 1):
         cancel.raise_if_cancelled()
@@ -67,7 +67,7 @@ def fake_training(ctx, *, model, cancel, steps=40):
 def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
     page = window.train
     page.set_source(fake_training)
-    assert page.train_button.isEnabled() and not page.notice.isVisibleTo(page)
+    assert page.train_button.isEnabled()
     with qtbot.waitSignal(page.trained, timeout=WAIT_MS):
         page.train_button.click()
     assert page.progress.value() == page.progress.maximum() == 40
@@ -83,6 +83,48 @@ def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
     assert stopped and "Stopped" in page.status.text()
     assert page.train_button.isEnabled() and not page.cancel_button.isEnabled()
+
+
+def test_train_page_lists_runs_offers_resume_and_asks_before_downloading(qtbot, window):
+    from localtune import training
+    from localtune.ui.dialogs.download import DownloadDialog
+
+    page = window.train
+    meta = {"base_model": "starter", "examples": 302, "metrics": {"steps": 152, "train_seconds": 2400,
+                                                                  "eval_loss": 2.61}}
+    lane_call(qtbot, window.lane, lambda ctx: (
+        ctx.vault.put_blob(training.ADAPTER_PREFIX + "starter-v1", "adapter", b"weights", meta),
+        ctx.vault.put_blob(training.CHECKPOINT, "checkpoint", b"state", {"step": 7, "model": "starter"})))
+    page.on_unlocked()
+    qtbot.waitUntil(lambda: page.resume_button.isVisibleTo(page), timeout=WAIT_MS)
+    assert page.resume_button.text() == "Resume from step 7"
+    assert page.history.item(0).text().startswith("starter-v1 · ")
+    assert "302 examples · 152 steps · 40 min · held-out loss 2.61" in page.history.item(0).text()
+
+    calls = []
+
+    def recording(ctx, *, model, cancel, resume=False):
+        calls.append((model, resume))
+        yield Progress(1, 1, 1.0, 0.0)
+        return Trained("starter-v2")
+
+    page.set_source(recording)
+    with qtbot.waitSignal(page.trained, timeout=WAIT_MS):
+        page.resume_button.click()
+    assert calls == [(None, True)]  # the interrupted run's model (the starter), resumed
+
+    window.lock()
+    settle(qtbot, window)
+    assert page.history.item(0).text() == "No training runs yet." and not page.resume_button.isVisibleTo(page)
+
+    dialog = DownloadDialog(window)
+    assert not dialog.download.isEnabled() and "huggingface.co" in dialog.consent.text()
+    dialog.hub_id.setText("not a hub id")
+    assert not dialog.download.isEnabled()
+    dialog.hub_id.setText("HuggingFaceTB/SmolLM2-360M-Instruct")
+    assert dialog.download.isEnabled()
+    assert "HuggingFaceTB/SmolLM2-360M-Instruct" in dialog.consent.text()
+    assert "Nothing from your journal is sent" in dialog.consent.text()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 JOURNAL_FILES = "Journal files (*.jsonl *.csv);;All files (*)"
 BACKUP_FILES = "localtune backups (*.ltbackup);;All files (*)"
+MODEL_FILES = "Model files (*.gguf);;All files (*)"
 
 
 def scrub_qt_history() -> None:
@@ -19,12 +20,15 @@ def scrub_qt_history() -> None:
     settings.sync()
 
 
-def _choose(parent: QWidget | None, caption: str, filters: str, save: bool) -> str:
+def _choose(parent: QWidget | None, caption: str, filters: str, save: bool, folder: bool = False) -> str:
     dialog = QFileDialog(parent, caption, "", filters)
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     dialog.setHistory([])
     if save:
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    elif folder:
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
     else:
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
     chosen = dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else ""
@@ -36,6 +40,10 @@ def _choose(parent: QWidget | None, caption: str, filters: str, save: bool) -> s
 
 def open_file(parent: QWidget | None, caption: str, filters: str = JOURNAL_FILES) -> str:
     return _choose(parent, caption, filters, save=False)
+
+
+def open_folder(parent: QWidget | None, caption: str) -> str:
+    return _choose(parent, caption, "", save=False, folder=True)
 
 
 def save_file(parent: QWidget | None, caption: str, filters: str = JOURNAL_FILES) -> str:

@@ -21,16 +21,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .. import files
+from ..dialogs.download import DownloadDialog
 from ..errors import explain
+from ..notify import notify
 from ..tasks import GeneratorRunner, run_in_thread
 from ..widgets.loss_plot import LossPlot
 from . import Page
 from ._service import eta_words
 
-NOT_YET = (
-    "Training becomes available here when the training engine lands in this version of localtune. "
-    "Until then, the Dataset page shows whether your journal is ready to learn from."
-)
+NO_RUNS = "No training runs yet."
 
 
 def _list_models(paths):
@@ -39,11 +39,42 @@ def _list_models(paths):
     return Registry(paths.models, paths.config).list()
 
 
-def train_service(ctx, *, model=None, cancel=None, config=None):
+def train_service(ctx, *, model=None, cancel=None, config=None, resume=False):
     """The training use case on the lane's open vault and journal: engine events, then `training.Sealed`."""
     from ... import training
 
-    return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel)
+    return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
+                                  resume=resume)
+
+
+def _runs(ctx):
+    """Finished runs (the adapters, oldest first) and the interrupted one, if any."""
+    from ... import training
+
+    return training.adapters(ctx.vault), training.interrupted_run(ctx.vault)
+
+
+def _add_model(paths, source: str, where: str):
+    from ... import training
+
+    registry = training.registry(paths)
+    if source == "hub":
+        return registry.pull(where)
+    return (registry.add_gguf if source == "gguf" else registry.add_folder)(where)
+
+
+def run_words(info) -> str:
+    """One line of run history, from an adapter's stored metadata (no journal text in it)."""
+    from ... import training
+
+    metrics = info.meta.get("metrics", {})
+    parts = [training.adapter_name(info.name), info.created_at[:16].replace("T", " "),
+             f"{info.meta.get('examples', '?')} examples", f"{metrics.get('steps', '?')} steps"]
+    if metrics.get("train_seconds"):
+        parts.append(f"{metrics['train_seconds'] / 60:.0f} min")
+    if metrics.get("eval_loss") is not None:
+        parts.append(f"held-out loss {metrics['eval_loss']:.2f}")
+    return " · ".join(parts)
 
 
 def _hardware():
@@ -74,16 +105,20 @@ class TrainPage(Page):
         self.hardware.setWordWrap(True)
         self.plan = QLabel()
         self.plan.setWordWrap(True)
-        self.notice = QLabel("" if self.source else NOT_YET)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setVisible(self.source is None)
+        self.add_folder_button = QPushButton("Add a model folder…")
+        self.add_gguf_button = QPushButton("Add a GGUF file…")
+        self.download_button = QPushButton("Download…")
+        self.download_button.setToolTip("Download a base model from the Hugging Face Hub (asks first)")
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("bigButton")
         self.train_button.setMinimumHeight(44)
         self.train_button.setEnabled(self.source is not None)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the interrupted run from its last checkpoint")
+        self.resume_button.setVisible(False)
+        self.interrupted: dict | None = None
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status = QLabel()
@@ -92,11 +127,16 @@ class TrainPage(Page):
         self.plot = LossPlot()
         self.history = QListWidget()
         self.history.setMaximumHeight(90)
-        self.history.addItem("No training runs yet.")
+        self.history.addItem(NO_RUNS)
 
         setup = QGroupBox("What to train")
         form = QFormLayout(setup)
         form.addRow("Base model", self.model)
+        adders = QHBoxLayout()
+        for button in (self.add_folder_button, self.add_gguf_button, self.download_button):
+            adders.addWidget(button)
+        adders.addStretch(1)
+        form.addRow("", adders)
         form.addRow("", self.model_info)
         form.addRow("This computer", self.hardware)
         form.addRow("Plan", self.plan)
@@ -104,6 +144,7 @@ class TrainPage(Page):
         rb = QVBoxLayout(run_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.cancel_button)
         rb.addLayout(buttons)
         rb.addWidget(self.progress)
@@ -115,14 +156,17 @@ class TrainPage(Page):
         history_box = QGroupBox("Earlier runs")
         QVBoxLayout(history_box).addWidget(self.history)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.notice)
         layout.addWidget(setup)
         layout.addWidget(run_box, 1)
         layout.addWidget(history_box)
 
         self.model.currentIndexChanged.connect(self._model_chosen)
-        self.train_button.clicked.connect(self.start)
+        self.train_button.clicked.connect(lambda: self.start())
+        self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.cancel_button.clicked.connect(self.cancel)
+        self.add_folder_button.clicked.connect(lambda: self.add_model("folder"))
+        self.add_gguf_button.clicked.connect(lambda: self.add_model("gguf"))
+        self.download_button.clicked.connect(lambda: self.add_model("hub"))
         self._models = []
 
     # -- life cycle --------------------------------------------------------------------------------------
@@ -131,9 +175,11 @@ class TrainPage(Page):
         if self._looked:
             return
         self._looked = True  # torch is imported here, on first visit, never at startup
-        paths = self.paths
-        run_in_thread(lambda: _list_models(paths), self._models_listed, self._look_failed, parent=self)
+        self._list_models()
         run_in_thread(_hardware, self.hardware.setText, self._look_failed, parent=self)
+
+    def on_unlocked(self) -> None:
+        self.lane.submit(_runs, self.show_runs)
 
     def on_locked(self) -> None:
         self.cancel()
@@ -141,17 +187,56 @@ class TrainPage(Page):
         self.progress.reset()
         self.status.clear()
         self.eta.clear()
-        self.history.clear()
-        self.history.addItem("No training runs yet.")
+        self.show_runs(([], None))
 
-    def _models_listed(self, models) -> None:
+    def show_runs(self, runs) -> None:
+        finished, interrupted = runs
+        self.history.clear()
+        for info in reversed(finished):  # newest first
+            self.history.addItem(run_words(info))
+        if not finished:
+            self.history.addItem(NO_RUNS)
+        self.interrupted = interrupted
+        self.resume_button.setVisible(interrupted is not None)
+        if interrupted is not None:
+            self.resume_button.setText(f"Resume from step {interrupted.get('step', '?')}")
+        self._set_running(self.runner is not None and self.runner.running)
+
+    def _list_models(self, select: str | None = None) -> None:
+        paths = self.paths
+        run_in_thread(lambda: _list_models(paths), lambda models: self._models_listed(models, select),
+                      self._look_failed, parent=self)
+
+    def add_model(self, source: str) -> None:
+        """Add a base model: a local folder, a local GGUF file, or (after consent) a Hub download."""
+        if source == "hub":
+            dialog = DownloadDialog(self)
+            where = dialog.chosen() if dialog.exec() else ""
+        elif source == "gguf":
+            where = files.open_file(self, "Choose a GGUF model file", files.MODEL_FILES)
+        else:
+            where = files.open_folder(self, "Choose a Hugging Face model folder")
+        if not where:
+            return
+        self.status.setText("Downloading the model…" if source == "hub" else "Adding the model…")
+        paths = self.paths
+
+        def added(info) -> None:
+            self.status.setText(f"Added {info.name}.")
+            self._list_models(select=info.name)
+
+        run_in_thread(lambda: _add_model(paths, source, where), added, self._add_failed, parent=self)
+
+    def _models_listed(self, models, select: str | None = None) -> None:
         self._models = list(models)
         self.model.blockSignals(True)
         self.model.clear()
         for info in self._models:
             self.model.addItem(info.name + (" (starter)" if info.source == "starter" else ""), info.name)
+        index = max(0, self.model.findData(select)) if select else 0
+        self.model.setCurrentIndex(index)
         self.model.blockSignals(False)
-        self._model_chosen(0)
+        self._model_chosen(index)
 
     def _model_chosen(self, index: int) -> None:
         if 0 <= index < len(self._models):
@@ -169,17 +254,20 @@ class TrainPage(Page):
     # -- training ------------------------------------------------------------------------------------------
 
     def set_source(self, make) -> None:
-        """`make(ctx, cancel)` -> generator of training events (the service, or a stand-in in tests)."""
+        """`make(ctx, model=, cancel=, [config=], [resume=])` -> training events (the service, or a stand-in)."""
         self.source = make
-        self.notice.setVisible(make is None)
         self.train_button.setEnabled(make is not None)
 
-    def start(self) -> None:
+    def start(self, resume: bool = False) -> None:
         if self.source is None or (self.runner is not None and self.runner.running):
             return
         model = self.model.currentData()
         source = self.source
         extra = {"config": self.config} if self.config is not None else {}
+        if resume:
+            extra["resume"] = True
+            model = (self.interrupted or {}).get("model") or model
+            model = None if model == "starter" else model
         self.plot.clear()
         self._finished_shown = False
         self.progress.setValue(0)
@@ -190,8 +278,9 @@ class TrainPage(Page):
         self.runner.yielded.connect(self.on_event)
         self.runner.returned.connect(self._done)
         self.runner.errored.connect(self._failed)
-        self.runner.cancelled.connect(lambda: self._stopped("Stopped. Nothing was saved from this run."))
-        self.runner.finished.connect(lambda: self._set_running(False))
+        self.runner.cancelled.connect(lambda: self._stopped(
+            "Stopped. Its last checkpoint is kept in the vault: Resume continues from there."))
+        self.runner.finished.connect(self._ended)
         self._set_running(True)
         self.runner.start()
 
@@ -200,10 +289,17 @@ class TrainPage(Page):
             self.status.setText("Stopping after this step…")
             self.runner.cancel()
 
+    def _ended(self) -> None:
+        self._set_running(False)
+        self.lane.submit(_runs, self.show_runs)
+
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.source is not None)
+        self.resume_button.setEnabled(not running and self.source is not None)
         self.cancel_button.setEnabled(running)
         self.model.setEnabled(not running)
+        for button in (self.add_folder_button, self.add_gguf_button, self.download_button):
+            button.setEnabled(not running)
 
     def on_event(self, event) -> None:
         """One training event (engine/events.py): Status, Progress, EvalDone, then Sealed (or Finished)."""
@@ -236,14 +332,20 @@ class TrainPage(Page):
         name = getattr(result, "name", None) or "the new adapter"
         self.status.setText(f"Finished: {name} is saved in the vault. Compare it on the Compare page.")
         self.eta.clear()
-        if self.history.count() == 1 and self.history.item(0).text() == "No training runs yet.":
+        if self.history.count() == 1 and self.history.item(0).text() == NO_RUNS:
             self.history.clear()
         self.history.insertItem(0, f"{name}: finished")
+        notify(self, "Training finished", f"The adapter {name} is ready to compare.")
         self.trained.emit(result)
 
     def _failed(self, exc) -> None:
         e = explain(exc)
         self._stopped(f"{e.title}. {e.text}")
+        notify(self, "Training stopped", e.title)
+
+    def _add_failed(self, exc) -> None:
+        e = explain(exc)
+        self.status.setText(f"{e.title}. {e.text}")
 
     def _stopped(self, text: str) -> None:
         self.status.setText(text)
