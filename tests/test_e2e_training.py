@@ -7,6 +7,17 @@ import pytest
 from lt_testing import files_containing, run_cli
 
 PW = "e2e passphrase\n"
+EVAL_CASES = [
+    ("My manager moved my shift to nights with two days' notice, against the rota rules.", "Retail", "problematic"),
+    ("A colleague reviewed my pull request within a day and asked for tests on the new parser.",
+     "Software engineering", "reasonable"),
+    ("The ward sister asked me to stay 20 minutes to finish the handover to the night nurse.",
+     "Hospital nursing", "reasonable"),
+    ("My supervisor listed himself as first author on a paper I wrote and ran all experiments for.",
+     "Academic research", "problematic"),
+    ("The chef raised his voice during a busy service when I plated the wrong order, then apologised.",
+     "Hospitality", "mixed"),
+]
 
 
 @pytest.mark.slow
@@ -34,6 +45,21 @@ def test_init_demo_train_analyze_on_the_starter_model(tmp_path):
     for name in ("generic", "few_shot", "tuned"):
         assert columns[name]["assessment"] in ("reasonable", "problematic", "mixed", "unclear")
         assert columns[name]["text"].strip()
+
+    # Evaluation on an outside labelled file (not imported): the three columns, scored by label likelihood.
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("\n".join(json.dumps({
+        "situation": text, "industry": industry,
+        "perspectives": [{"viewpoint": "employee", "assessment": label, "analysis": "Reasoned from the norms."}],
+    }) for text, industry, label in EVAL_CASES) + "\n")
+    r = run_cli(["eval", "--data", str(labelled), "--json"], home=home, stdin=PW, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["n"] == len(EVAL_CASES)
+    for name in ("base", "few_shot", "tuned"):
+        assert 0 <= result[name]["accuracy"] <= 1 and 0 <= result[name]["macro_f1"] <= 1
+        assert sum(map(sum, result[name]["confusion"])) == len(EVAL_CASES)
+    assert result["verdict"]["text"]
 
     # Nothing of the journal, the run or the adapter is readable on disk: only the public base model.
     demo_phrase = "Independent double-checking of high-alert medicines"

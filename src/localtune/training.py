@@ -122,16 +122,36 @@ def export_adapter(vault: Vault, name: str, folder: str) -> Path:
     return export_peft_folder(vault.read_blob(info.name), info.meta["peft_config"], info.meta["base_model"], folder)
 
 
+# One base model stays in memory between readings (the app compares again and again); adapters are added to it
+# by name and checked against the vault's hash, so a renamed, deleted or retrained adapter is never stale.
+_readers: dict[str, object] = {}  # "folder" -> the model folder, "reader" -> its Reader, "hashes" -> {name: sha}
+
+
 def open_reader(vault: Vault, paths: Paths, adapter: str | None):
-    """One base model in memory with the chosen adapter loaded (None: no adapter)."""
+    """The base model with `adapter` loaded (None: none needed), reusing the one already in memory."""
     from .engine.generate import Reader
 
-    base = vault.blob_info(ADAPTER_PREFIX + adapter).meta["base_model"] if adapter else None
-    reader = Reader.load(registry(paths).resolve(None if base in (None, "starter") else base))
-    if adapter:
-        info = vault.blob_info(ADAPTER_PREFIX + adapter)
+    info = vault.blob_info(ADAPTER_PREFIX + adapter) if adapter else None
+    base = info.meta["base_model"] if info else None
+    folder = str(registry(paths).resolve(None if base in (None, "starter") else base))
+    if _readers.get("folder") != folder:
+        release_readers()
+        _readers.update(folder=folder, reader=Reader.load(folder), hashes={})
+    reader, hashes = _readers["reader"], _readers["hashes"]
+    if info is not None and hashes.get(adapter) != info.sha256:
+        if adapter in reader.adapters:
+            reader.remove_adapter(adapter)
         reader.add_adapter(adapter, vault.read_blob(info.name), info.meta["peft_config"])
+        hashes[adapter] = info.sha256
     return reader
+
+
+def release_readers() -> None:
+    """Drop the model and every adapter from memory (on lock: adapters are derived from the journal)."""
+    _readers.clear()
+    import gc
+
+    gc.collect()
 
 
 def few_shot_pool(journal: Journal):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,9 @@ class LaneContext:
         vault, self.vault, self.journal = self.vault, None, None
         if vault is not None:
             vault.lock()
+        training = sys.modules.get("localtune.training")  # loaded only once a model was used
+        if training is not None:
+            training.release_readers()
 
 
 @dataclass
