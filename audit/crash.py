@@ -187,7 +187,7 @@ def rekeys(work: Path, cycles: int, rng: random.Random) -> dict:
         return run
 
     for cycle in range(cycles):
-        acked = run_and_kill(work_fn(current), rng, acks=1, max_delay=1.5)
+        acked = run_and_kill(work_fn(current), rng, acks=0, max_delay=1.5)
         acked_total += len(acked)
         opened = []
         for index in (0, 1):
@@ -326,14 +326,14 @@ def main(argv: list[str]) -> int:
     cache = Path(argv[argv.index("--model-cache") + 1]) if "--model-cache" in argv else None
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(int(os.environ.get("AUDIT_SEED", "20261126")))
-    plan = [("writes", writes, 150), ("imports", imports, 40), ("rekeys", rekeys, 40), ("backups", backups, 30)]
+    plan = [("writes", writes, 200), ("imports", imports, 50), ("rekeys", rekeys, 25), ("backups", backups, 20)]
     for name, fn, n in plan:
         t0 = time.monotonic()
         result = fn(work, max(1, round(n * scale)), rng)
         print(json.dumps({"scenario": name, "seconds": round(time.monotonic() - t0, 1), **result}), flush=True)
     if "--no-training" not in argv:
         t0 = time.monotonic()
-        result = checkpoints(work, max(1, round(3 * scale)), rng, cache)
+        result = checkpoints(work, max(1, round(2 * scale)), rng, cache)
         print(json.dumps({"scenario": "training checkpoints", "seconds": round(time.monotonic() - t0, 1),
                           **result}), flush=True)
     return 0

@@ -73,14 +73,21 @@ def main(import_file: str, canaries: list[str]) -> dict:
 
     page.new_entry()  # typed like a person types
     QTest.keyClicks(page.editor.situation, f"Typed in the app: {canaries[0]} met {canaries[1]} at the door.")
-    row = page.editor.perspective_editors()[0]
+    row = page.editor.add_perspective(None, user=True)
     QTest.keyClicks(row.viewpoint.lineEdit(), "employee")
     row.assessment.setCurrentText("problematic")
     QTest.keyClicks(row.analysis, f"Written in the app: {canaries[2]}.")
-    wait(lambda: page.editor.scenario_id is not None, "the new entry to be saved")
+    page.flush()
+    wait(lambda: page.editor.scenario_id is not None and window.lane.pending == 0, "the new entry to be saved")
     new_id = page.editor.scenario_id
     QTest.keyClicks(page.editor.situation, f" Edited: {canaries[3]}.")
-    wait(lambda: page.editor.status_label.text() == "Saved", "the edit to be saved")
+    page.flush()
+    stored = {}
+    wait(lambda: window.lane.pending == 0, "the edit to be saved")
+    window.lane.submit(lambda ctx: ctx.journal.get(new_id), lambda s: stored.setdefault("s", s))
+    wait(lambda: "s" in stored, "reading the entry back")
+    if canaries[3] not in stored["s"].situation or canaries[2] not in stored["s"].perspectives[0].analysis:
+        raise RuntimeError("the typed entry and its edit were not saved")
     step("add_and_edit")
 
     page.search.setText(canaries[0])

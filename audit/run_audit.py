@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 PW, NEW_PW, BACKUP_PW = "audit passphrase 1", "audit passphrase 2", "audit backup passphrase"
+STEP_TIMEOUT_S = 1200  # per CLI step; a clean 2-core machine needs under 3 minutes for the slowest
 TRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg,sendmmsg"]
 # Known product bugs, shown as KNOWN instead of FAIL so CI stays green while they are open. A KNOWN check
 # that passes is reported as FAIL, so the entry gets removed once the bug is fixed (like a strict xfail).
@@ -154,14 +155,18 @@ def run_workflow(name: str, env: dict, work: Path, inputs, canaries, prefix: lis
     traces.mkdir(exist_ok=True)
     for number, (step, args, stdin) in enumerate(steps):
         args = [a.replace("{demo_home}", str(demo_home)) for a in args]
-        wrap = [*prefix, "-o", str(traces / f"{name}-{number:02d}-{step}.txt")] if prefix[:1] == ["strace"] else prefix
+        wrap = [*prefix, "-o", str(traces / f"{name}-{number:02d}-{step}.txt")]
         t0 = time.monotonic()
-        r = subprocess.run([*wrap, PY, "-m", "localtune", *args], input=stdin, capture_output=True, text=True,
-                           env={**env, "LOCALTUNE_HOME": str(lt_home)}, timeout=1800, cwd=work)
+        try:
+            r = subprocess.run([*wrap, PY, "-m", "localtune", *args], input=stdin, capture_output=True, text=True,
+                               env={**env, "LOCALTUNE_HOME": str(lt_home)}, timeout=STEP_TIMEOUT_S, cwd=work)
+            code, err, stdout = r.returncode, r.stderr, r.stdout
+        except subprocess.TimeoutExpired:
+            code, err, stdout = 124, f"timed out after {STEP_TIMEOUT_S}s", ""
         seconds = time.monotonic() - t0
         key = step if step not in out else f"{step}+"
-        out[key] = (seconds, r.returncode, r.stderr[-600:], r.stdout[-2000:])
-        print(f"    {name:8} {step:10} {seconds:7.1f}s  exit {r.returncode}", flush=True)
+        out[key] = (seconds, code, err[-600:], stdout[-2000:])
+        print(f"    {name:8} {step:10} {seconds:7.1f}s  exit {code}", flush=True)
     return out
 
 
@@ -188,7 +193,8 @@ def check_network(env: dict, work: Path, inputs, canaries) -> Path | None:
     if not record(section, "unshare -rn gives a namespace without network (connect fails at once)",
                   r.returncode == 0 and r.stdout.startswith("OSError"), (r.stdout + r.stderr).strip()[:120]):
         return None
-    air = run_workflow("airgap", env, work, inputs, canaries, ["unshare", "-rn"])
+    # Traced offline too: the timings compare like with like, and an attempt that fails offline shows.
+    air = run_workflow("airgap", env, work, inputs, canaries, ["unshare", "-rn", *TRACE])
     failed = {k: v[2] for k, v in air.items() if v[1] != 0}
     record(section, "whole CLI workflow succeeds offline", not failed,
            f"{len(air)} steps" if not failed else "; ".join(f"{k}: {v[-200:]}" for k, v in failed.items()))
@@ -205,15 +211,16 @@ def check_network(env: dict, work: Path, inputs, canaries) -> Path | None:
     record(section, "whole CLI workflow succeeds with network (traced)", not failed,
            "" if not failed else "; ".join(f"{k}: {v[-200:]}" for k, v in failed.items()))
     hits, calls = [], 0
-    for trace in sorted((work / "traces").glob("net-*.txt")):
+    for trace in sorted((work / "traces").glob("*-*.txt")):
         text = trace.read_text(errors="replace")
         calls += text.count("connect(") + text.count("send")
         hits += [f"{trace.stem}: {h}" for h in outside_connections(text)]
-    record(section, "no connect/send to a non-loopback address (all processes and threads)", not hits,
+    record(section, "no connect/send to a non-loopback address, online or offline (all processes, threads)", not hits,
            f"{calls} traced calls, {len(hits)} outside" + (f": {hits[:3]}" if hits else ""))
 
-    # A network timeout shows as a step much slower offline than online (strace only slows the online run).
-    slow = [f"{k} {air[k][0]:.0f}s vs {net[k][0]:.0f}s" for k in air if k in net and air[k][0] > 1.5 * net[k][0] + 10]
+    # A network wait shows as a step much slower offline than online (both traced alike). With no outside
+    # connection attempted at all (above) there is nothing to wait on; this is the timing view of the same.
+    slow = [f"{k} {air[k][0]:.0f}s vs {net[k][0]:.0f}s" for k in air if k in net and air[k][0] > 2 * net[k][0] + 15]
     table = ", ".join(f"{k} {air[k][0]:.1f}/{net[k][0]:.1f}" for k in air if k in net)
     record("1 air gap", "no step waits on a network timeout (offline/online s)", not slow,
            (f"slow: {slow}; " if slow else "") + table)
@@ -388,7 +395,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--crash-scale", type=float, default=1.0, help="multiplies the number of kills")
     parser.add_argument("--fuzz", type=int, default=1500, help="hypothesis cases per importer property")
-    parser.add_argument("--stateful", type=int, default=25, help="stateful test sequences")
+    parser.add_argument("--stateful", type=int, default=15, help="stateful test sequences")
     parser.add_argument("--only", default="network,gui,residue,crash,disk,pytest", help="sections to run")
     args = parser.parse_args()
     missing = [tool for tool in ("unshare", "strace") if shutil.which(tool) is None]

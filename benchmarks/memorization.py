@@ -156,13 +156,14 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=["redacted", "plain"], help="run one condition only")
+    parser.add_argument("--model-dir", help="an already converted starter folder (skips the conversion)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     from localtune.engine.models import ensure_starter
 
     with tempfile.TemporaryDirectory(prefix="lt-memorization-") as cache:
-        model_dir = ensure_starter(cache)
+        model_dir = args.model_dir or ensure_starter(cache)
         runs = [run(redact, args, model_dir) for redact in (True, False)
                 if args.only is None or args.only == ("redacted" if redact else "plain")]
     if args.json:
