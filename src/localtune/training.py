@@ -43,6 +43,19 @@ def registry(paths: Paths):
     return Registry(paths.models, paths.config)
 
 
+def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=None, calibrate: bool = True):
+    """How `train_adapter` would train this journal here (engine `Plan`); with `calibrate`, timed on a few real
+    steps so it carries the time estimate. Needs no vault: pass the readiness report."""
+    from .engine.hardware import detect
+    from .engine.train import TrainConfig, estimate, plan
+
+    report.raise_if_not_ready()
+    config = config or TrainConfig()
+    model_dir = registry(paths).resolve(model)
+    the_plan = plan(detect(), model_dir, report.train, config)
+    return estimate(model_dir, report.train, the_plan, config) if calibrate else the_plan
+
+
 @dataclass(frozen=True)
 class Sealed:
     """The last event of a training run: the adapter is stored in the vault under `name`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from ui_testing import WAIT_MS
 
 from localtune.ui.pages.train import train_service
@@ -29,3 +30,13 @@ def test_train_page_runs_the_training_service_and_cancel_returns_to_idle(qtbot, 
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
     assert stopped and "Stopped" in page.status.text()
     assert page.train_button.isEnabled() and not page.cancel_button.isEnabled() and page.model.isEnabled()
+
+
+@pytest.mark.slow
+def test_train_page_shows_the_real_plan_then_a_measured_estimate(qtbot, window):
+    page = window.train
+    window.show_page(window.pages.index(page))
+    qtbot.waitUntil(lambda: "steps of 4 examples" in page.plan.text(), timeout=max(WAIT_MS, 600_000))
+    assert "on CPU" in page.plan.text() and "Measuring this computer's speed" in page.plan.text()
+    qtbot.waitUntil(lambda: "estimated time:" in page.plan.text(), timeout=max(WAIT_MS, 600_000))
+    assert "s per step, measured" in page.plan.text() and "Measuring" not in page.plan.text()

@@ -103,14 +103,9 @@ def cmd_train(args) -> int:
     with journal_of(args) as journal:
         if args.dry_run:
             from ..engine.hardware import detect
-            from ..engine.train import estimate, plan
 
-            report = training.check(journal)
-            report.raise_if_not_ready()
-            model_dir = training.registry(paths).resolve(args.model)
-            hardware = detect()
-            the_plan = estimate(model_dir, report.train, plan(hardware, model_dir, report.train, config), config)
-            print(hardware.describe())
+            the_plan = training.plan_run(training.check(journal), paths, model=args.model, config=config)
+            print(detect().describe())
             print(the_plan.describe())
             return 0
         tty = sys.stderr.isatty() and not args.json

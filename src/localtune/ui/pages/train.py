@@ -54,6 +54,18 @@ def _runs(ctx):
     return training.adapters(ctx.vault), training.interrupted_run(ctx.vault)
 
 
+def _readiness(ctx):
+    from ... import training
+
+    return training.check(ctx.journal)
+
+
+def _plan(report, paths, model, config, calibrate: bool):
+    from ... import training
+
+    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate)
+
+
 def _add_model(paths, source: str, where: str):
     from ... import training
 
@@ -168,6 +180,7 @@ class TrainPage(Page):
         self.add_gguf_button.clicked.connect(lambda: self.add_model("gguf"))
         self.download_button.clicked.connect(lambda: self.add_model("hub"))
         self._models = []
+        self._plan_id = 0
 
     # -- life cycle --------------------------------------------------------------------------------------
 
@@ -188,6 +201,9 @@ class TrainPage(Page):
         self.status.clear()
         self.eta.clear()
         self.show_runs(([], None))
+        self._plan_id += 1  # a plan still being measured is dropped; the next visit plans afresh
+        self.plan.clear()
+        self._looked = False
 
     def show_runs(self, runs) -> None:
         finished, interrupted = runs
@@ -242,11 +258,35 @@ class TrainPage(Page):
         if 0 <= index < len(self._models):
             info = self._models[index]
             self.model_info.setText(info.describe())
-            self.plan.setText(
-                "QLoRA: the base model stays frozen in 4-bit and a small adapter learns from your journal's "
-                "training split; the held-out entries measure it afterwards."
-                + ("" if info.fits else " This model needs more memory than is free now; pick a smaller one.")
-            )
+            self.plan.setText("Working out the plan…" + ("" if info.fits else
+                              " This model needs more memory than is free now; pick a smaller one."))
+            self._plan_for(info.name)
+
+    def _plan_for(self, model: str) -> None:
+        """The real plan at once, then the measured time estimate (a few timed steps) in the background."""
+        self._plan_id += 1
+        ticket, paths, config = self._plan_id, self.paths, self.config
+        model = None if model == "starter" else model
+
+        def planned(result, calibrated: bool) -> None:
+            if ticket != self._plan_id:
+                return  # another model was picked meanwhile
+            self.plan.setText(result.describe() + ("" if calibrated else "\nMeasuring this computer's speed…"))
+            if not calibrated:
+                run_in_thread(lambda: _plan(report[0], paths, model, config, True),
+                              lambda r: planned(r, True), self._plan_failed, parent=self)
+
+        report = []
+
+        def ready(result) -> None:
+            report.append(result)
+            run_in_thread(lambda: _plan(result, paths, model, config, False),
+                          lambda r: planned(r, False), self._plan_failed, parent=self)
+
+        self.lane.submit(_readiness, ready, self._plan_failed)
+
+    def _plan_failed(self, exc) -> None:
+        self.plan.setText(explain(exc).text)
 
     def _look_failed(self, exc) -> None:
         self.hardware.setText(explain(exc).text)
