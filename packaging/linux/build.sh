@@ -6,13 +6,19 @@
 #
 # Needs: python3 (>= 3.10), dpkg-deb, desktop-file-validate (desktop-file-utils), appstreamcli (appstream).
 # BUILD_DIR (default /tmp/localtune-build) holds PyInstaller's work files; SKIP_FREEZE=1 reuses its last app.
+# DEB_COMPRESS (xz, zstd, gzip; default xz) and DEB_LEVEL choose the .deb's compression.
+# LOCALTUNE_VARIANT=cuda builds the package localtune-cuda from a venv that holds CUDA torch (packaging/README.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/packaging/linux"
 OUT_DIR="${OUT_DIR:-$ROOT/out/linux}"
 BUILD_DIR="${BUILD_DIR:-/tmp/localtune-build}"
 APP_ID="io.github.localtune.Localtune"
-MAX_DEB_BYTES=$((400 * 1000 * 1000))
+VARIANT="${LOCALTUNE_VARIANT:-cpu}"
+export LOCALTUNE_VARIANT="$VARIANT"  # read by the spec
+PKG=localtune; [[ "$VARIANT" == cuda ]] && PKG=localtune-cuda
+# The CPU package must stay small; any file must stay under GitHub's 2 GiB release-asset limit.
+MAX_DEB_BYTES=$((400 * 1000 * 1000)); [[ "$VARIANT" == cuda ]] && MAX_DEB_BYTES=$((2047 * 1024 * 1024))
 cd "$ROOT"
 
 VERSION="$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')"
@@ -37,7 +43,7 @@ if [[ "${SKIP_FREEZE:-}" != 1 || ! -x "$APP/localtune" ]]; then
         "$ROOT/packaging/localtune.spec"
     echo "   froze in $((SECONDS - start)) s"
 fi
-if find "$APP" -name 'libbitsandbytes_c[ud]*' -o -name 'libbitsandbytes_rocm*' | grep -q .; then
+if [[ "$VARIANT" == cpu ]] && find "$APP" -name 'libbitsandbytes_cuda*' -o -name 'libbitsandbytes_rocm*' | grep -q .; then
     echo "error: bitsandbytes GPU libraries ended up in the CPU build" >&2; exit 1
 fi
 
@@ -60,18 +66,22 @@ done
 printf 'localtune %s\nLicense: Apache-2.0. Bundled components keep their own licenses (see /opt/localtune/_internal/*.dist-info).\n' \
     "$VERSION" > "$STAGE/usr/share/doc/localtune/copyright"
 
-# Depends: the system libraries the bundle links against (PyInstaller leaves out libc, libGL, X11 and the like),
-# mapped to the Debian packages that hold them here.
+# Depends: the system libraries the bundle links against but does not carry (PyInstaller leaves out libc, libGL
+# and the like), mapped to the Debian packages that hold them on the build machine.
 echo "== computing package dependencies"
-DEPENDS="$(find "$STAGE/opt/localtune" -type f \( -name '*.so*' -o -perm -u+x \) -print0 \
+LINKED="$(find "$STAGE/opt/localtune" -type f \( -name '*.so*' -o -perm -u+x \) -print0 \
     | xargs -0 file -N --mime-type | awk -F': ' '$2 ~ /x-(sharedlib|executable|pie-executable)/ {print $1}' \
-    | xargs ldd 2>/dev/null | awk '/=> \// {print $3}' | grep -v "^$STAGE" | sort -u \
-    | xargs -r realpath | xargs -r dpkg -S 2>/dev/null | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')"
+    | { xargs ldd 2>/dev/null || true; } | awk '/=> \// {print $1, $3}' | sort -u)"  # soname, system path
+BUNDLED="$(find "$STAGE/opt/localtune" -printf '%f\n' | sort -u)"
+SYSTEM_DEBS="$(awk 'NR == FNR {b[$1] = 1; next} !($1 in b) {print $2}' <(echo "$BUNDLED") <(echo "$LINKED") \
+    | xargs -r realpath | { xargs -r dpkg -S 2>/dev/null || true; } | cut -d: -f1)"  # unowned files are skipped
 # Qt's xcb platform plugin loads these at run time (dlopen), so ldd cannot see them.
-DEPENDS="$DEPENDS, libxcb-cursor0, libxkbcommon-x11-0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libegl1, libfontconfig1"
+DEPENDS="$(printf '%s\n' $SYSTEM_DEBS libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 \
+    libxcb-shape0 libegl1 libfontconfig1 | sort -u | paste -sd, | sed 's/,/, /g')"
 INSTALLED_KB="$(du -sk "$STAGE" --exclude=DEBIAN | cut -f1)"
 cat > "$STAGE/DEBIAN/control" <<EOF
-Package: localtune
+Package: $PKG
+Conflicts: $([[ "$PKG" == localtune ]] && echo localtune-cuda || echo localtune)
 Version: $VERSION
 Architecture: $ARCH
 Maintainer: The localtune developers <maintainers@localtune.invalid>
@@ -82,13 +92,14 @@ Priority: optional
 Description: private workplace journal that trains an AI on your own computer
  localtune keeps an encrypted journal of workplace situations and trains a small
  language model on it, locally, with QLoRA. The starter model is included; the
- app works offline. This is the CPU build.
+ app works offline. This is the $VARIANT build.
 EOF
 
 echo "== building the .deb and the .tar.gz"
-DEB="$OUT_DIR/localtune_${VERSION}_${ARCH}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$STAGE" "$DEB" >/dev/null
-TARNAME="localtune-$VERSION-linux-$(uname -m)"
+DEB="$OUT_DIR/${PKG}_${VERSION}_${ARCH}.deb"
+# xz is Debian's default and the smallest; DEB_COMPRESS=zstd is several times faster on a busy machine.
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESS:-xz}" ${DEB_LEVEL:+-z"$DEB_LEVEL"} --build "$STAGE" "$DEB" >/dev/null
+TARNAME="$PKG-$VERSION-linux-$(uname -m)"
 rm -rf "$BUILD_DIR/tar" && mkdir -p "$BUILD_DIR/tar/$TARNAME/share"
 cp -a "$APP/." "$BUILD_DIR/tar/$TARNAME/"
 cp -a "$STAGE/usr/share/applications" "$STAGE/usr/share/metainfo" "$STAGE/usr/share/icons" "$BUILD_DIR/tar/$TARNAME/share/"

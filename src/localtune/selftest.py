@@ -13,8 +13,10 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -37,6 +39,10 @@ def run(*, window: bool = True) -> int:
     from . import privacy
 
     privacy.harden()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF conversion's progress bar would bury the report
+    # A stop request (SIGTERM) unwinds like Ctrl+C, so the temp home is still removed.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     started = time.perf_counter()
     home = Path(tempfile.mkdtemp(prefix="localtune-selftest-"))
     state: dict = {"passphrase": secrets.token_urlsafe(24)}
