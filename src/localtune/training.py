@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -40,7 +41,16 @@ def check(journal: Journal) -> Report:
 def registry(paths: Paths):
     from .engine.models import Registry
 
+    _keep_caches_in(paths)
     return Registry(paths.models, paths.config)
+
+
+def _keep_caches_in(paths: Paths) -> None:
+    """torch.compile (used by bitsandbytes' 4-bit kernels on CPU) caches compiled kernels under /tmp by default;
+    they hold no journal text, but everything localtune writes belongs under its own cache folder."""
+    folder = paths.cache / "torch-compile"
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder / "inductor"))
+    os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
 
 
 def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=None, calibrate: bool = True):
