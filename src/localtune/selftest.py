@@ -151,7 +151,9 @@ def _train(state) -> str:
     from .training import Sealed, train_adapter
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
-    config = TrainConfig(epochs=1, max_steps=2, quantization="nf4", checkpoint_every_s=0)
+    # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
+    config = TrainConfig(epochs=1, max_steps=2, batch_size=2, max_seq_len=256, quantization="nf4",
+                         checkpoint_every_s=0)
     statuses, losses, sealed = [], [], None
     for event in train_adapter(state["vault"], state["journal"], state["paths"], config=config, name="selftest"):
         if isinstance(event, Status):
