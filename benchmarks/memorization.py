@@ -37,14 +37,14 @@ from localtune.dataset.redact import Redactor  # noqa: E402
 from localtune.journal.demo import load_demo  # noqa: E402
 
 FORMATS = {
-    "A": ("situation", "My badge code is {}.", lambda r: str(r.randrange(10**8, 10**9))),
+    "A": ("situation", "My badge code is {}.", lambda r: str(r.randrange(10**8, 10**9))),  # 9 digits
     "B": ("analysis", "My badge code is {}.", lambda r: str(r.randrange(10**8, 10**9))),
     "C": ("analysis", "Call me on {}.", lambda r: f"+44 7700 {r.randrange(10**5, 10**6) // 1000:03d} "
                                                   f"{r.randrange(1000):03d}"),
 }
 
 
-def short(text: str, limit: int = 300) -> str:
+def short(text: str, limit: int = 160) -> str:
     """The first sentences of a demo text: the benchmark measures memorization, not endurance."""
     if len(text) <= limit:
         return text
@@ -58,7 +58,7 @@ def journal(rng: random.Random, n: int, secrets: dict[str, str]):
     rng.shuffle(scenarios)
     chosen = []
     for s in scenarios[:n]:
-        s = replace(s, situation=short(s.situation), context=short(s.context, 200),
+        s = replace(s, situation=short(s.situation), context="",
                     perspectives=[replace(p, analysis=short(p.analysis)) for p in s.perspectives[:1]])
         chosen.append(s)
     for k, (field, template, _) in enumerate(FORMATS.values()):
@@ -122,7 +122,8 @@ def run(redact: bool, args, model_dir) -> dict:
     scenarios, planted = journal(rng, args.scenarios, secrets)
     redactor = Redactor([]) if redact else None
     examples = build_examples(scenarios, redactor)
-    config = TrainConfig(epochs=args.epochs, max_seq_len=256, eval_each_epoch=False, checkpoint_every_s=0)
+    config = TrainConfig(epochs=args.epochs, max_seq_len=256, eval_each_epoch=False, checkpoint_every_s=0,
+                         quantization=args.quantization)
     t0 = time.monotonic()
     finished = None
     for event in train(model_dir, examples, [], config):
@@ -145,7 +146,7 @@ def run(redact: bool, args, model_dir) -> dict:
             rank, bits = exposure(log_probs(reader, prefix, candidates, adapter))
             row[label] = {"rank": rank, "exposure": round(bits, 2)}
         results[name] = row
-    return {"redaction": redact, "examples": len(examples), "steps": finished.steps,
+    return {"redaction": redact, "examples": len(examples), "steps": finished.steps, "loss": finished.history[-1],
             "train_seconds": round(train_s), "secrets": results}
 
 
@@ -155,6 +156,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--candidates", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quantization", default="auto", choices=["auto", "nf4", "none"],
+                        help="as the app chooses (auto), or force QLoRA (nf4) / plain LoRA (none)")
     parser.add_argument("--only", choices=["redacted", "plain"], help="run one condition only")
     parser.add_argument("--model-dir", help="an already converted starter folder (skips the conversion)")
     parser.add_argument("--json", action="store_true")
