@@ -24,6 +24,7 @@ def leftovers(tmp):
     return list(tmp.glob("localtune-selftest-*"))
 
 
+@pytest.mark.timeout(1800)  # a frozen QLoRA run on a busy 2-core machine takes minutes
 @pytest.mark.slow
 def test_selftest_passes_and_leaves_nothing_behind(tmp_path):
     proc, tmp = run_selftest(tmp_path)
