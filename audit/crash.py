@@ -314,9 +314,12 @@ def checkpoints(work: Path, cycles: int, rng: random.Random, model_cache: Path |
                 last = info.meta["step"]
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"cycle {cycle}: checkpoint unreadable: {exc}")
-    finish = subprocess.run([*cmd, "12", "resume"], capture_output=True, text=True, timeout=900)
-    if "sealed" not in finish.stdout:
-        problems.append(f"resume after the kills did not finish: {finish.stderr[-500:]}")
+    try:
+        finish = subprocess.run([*cmd, "12", "resume"], capture_output=True, text=True, timeout=1800)
+        if "sealed" not in finish.stdout:
+            problems.append(f"resume after the kills did not finish: {finish.stderr[-500:]}")
+    except subprocess.TimeoutExpired:
+        problems.append("resume after the kills took over 30 minutes")
     return {"kills": cycles, "acknowledged": acked_total, "resumed_from_step": last, "problems": problems}
 
 
