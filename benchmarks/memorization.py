@@ -44,6 +44,13 @@ FORMATS = {
 }
 
 
+class NoRedaction:
+    """Trains on the text as written (build_examples falls back to the default redaction on None)."""
+
+    def redact_scenario(self, scenario):
+        return scenario
+
+
 def short(text: str, limit: int = 160) -> str:
     """The first sentences of a demo text: the benchmark measures memorization, not endurance."""
     if len(text) <= limit:
@@ -120,7 +127,7 @@ def run(redact: bool, args, model_dir) -> dict:
     rng = random.Random(args.seed)
     secrets = {name: make(rng) for name, (_, _, make) in FORMATS.items()}
     scenarios, planted = journal(rng, args.scenarios, secrets)
-    redactor = Redactor([]) if redact else None
+    redactor = Redactor([]) if redact else NoRedaction()
     examples = build_examples(scenarios, redactor)
     config = TrainConfig(epochs=args.epochs, max_seq_len=256, eval_each_epoch=False, checkpoint_every_s=0,
                          quantization=args.quantization)
@@ -135,7 +142,7 @@ def run(redact: bool, args, model_dir) -> dict:
     results = {}
     for name, (_, _, make) in FORMATS.items():
         secret = secrets[name]
-        example = build_examples([planted[name]], None)[0]  # the unredacted text is what an attacker probes
+        example = build_examples([planted[name]], NoRedaction())[0]  # an attacker probes with the real text
         prefix = prefix_of(reader, example, secret)
         cand_rng = random.Random(hash((args.seed, name)))
         candidates = [secret] + [c for c in (make(cand_rng) for _ in range(args.candidates * 2)) if c != secret]
@@ -146,6 +153,7 @@ def run(redact: bool, args, model_dir) -> dict:
             rank, bits = exposure(log_probs(reader, prefix, candidates, adapter))
             row[label] = {"rank": rank, "exposure": round(bits, 2)}
         results[name] = row
+        print(json.dumps({"redaction": redact, "secret": name, **row}), file=sys.stderr, flush=True)
     return {"redaction": redact, "examples": len(examples), "steps": finished.steps, "loss": finished.history[-1],
             "train_seconds": round(train_s), "secrets": results}
 
