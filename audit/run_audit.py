@@ -31,10 +31,7 @@ STEP_TIMEOUT_S = 1200  # per CLI step; a clean 2-core machine needs under 3 minu
 TRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg,sendmmsg"]
 # Known product bugs, shown as KNOWN instead of FAIL so CI stays green while they are open. A KNOWN check
 # that passes is reported as FAIL, so the entry gets removed once the bug is fixed (like a strict xfail).
-KNOWN = {
-    "full disk: clear error": "vault/store.py lets SQLite's 'database or disk is full' escape as a raw "
-                              "OperationalError (CLI: 'unexpected error'); backup() catches only OSError",
-}
+KNOWN: dict[str, str] = {}
 
 rows: list[tuple[str, str, str, str]] = []
 

@@ -41,6 +41,10 @@ class VaultLockedError(VaultError):
     pass
 
 
+class DiskFullError(VaultError):
+    """The disk filled up during a write; the write was undone and everything saved before is intact."""
+
+
 class InvalidInputError(LocaltuneError):
     """Input a user gave (a file, a field, a flag) that cannot be used as it is."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..errors import (
     Cancelled,
     DatasetNotReady,
+    DiskFullError,
     ImportFailed,
     InvalidInputError,
     LocaltuneError,
@@ -57,6 +58,7 @@ _FIXED: list[tuple[type[BaseException], str, str | None]] = [
     (VaultLockedError, "The vault is locked", "Your journal is locked. Unlock it to continue."),
     (NoVaultError, "No vault yet", "There is no journal on this computer yet. Create one to start."),
     (VaultExistsError, "A vault already exists", None),
+    (DiskFullError, "The disk is full", None),
     (VaultError, "Vault problem", None),
     (ImportFailed, "Nothing was imported", None),
     (InvalidInputError, "Please check the input", None),

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import (
+    DiskFullError,
     NotFoundError,
     NoVaultError,
     VaultCorruptError,
@@ -101,6 +102,11 @@ def _integrity_problems(conn, *, full: bool = True) -> list[str]:
     except _dbapi().DatabaseError as exc:
         return [str(exc)]
     return problems
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL ("database or disk is full"); sqlite3 exposes the code only on Python 3.11+."""
+    return getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(exc)
 
 
 def _corrupt(detail: str = "") -> VaultCorruptError:
@@ -229,13 +235,20 @@ class Vault:
     def transaction(self) -> Iterator:
         """One atomic write: all of it is committed (and fsynced) or none of it."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # a failed COMMIT may already have rolled back
+                    conn.execute("ROLLBACK")
+                raise
+        except _dbapi().DatabaseError as exc:
+            if _disk_full(exc):
+                raise DiskFullError("The disk is full, so this change was not saved. Free some space and try "
+                                    "again; everything saved before is intact.") from exc
             raise
-        conn.execute("COMMIT")
 
     def integrity_problems(self) -> list[str]:
         return _integrity_problems(self.conn)
@@ -385,6 +398,10 @@ class Vault:
             kdf.fsync_dir(dest.parent)
         except OSError as exc:
             raise VaultError(f"Could not write the backup to {dest}: {exc.strerror or exc}. Nothing was lost.") from exc
+        except _dbapi().DatabaseError as exc:  # sqlcipher_export writes the copy through SQLite
+            if not _disk_full(exc):
+                raise
+            raise DiskFullError(f"Could not write the backup to {dest}: the disk is full. Nothing was lost.") from exc
         finally:
             _discard(staged_db)
             _discard(staged)
