@@ -95,11 +95,6 @@ def main(import_file: str, canaries: list[str]) -> dict:
     page.search.setText("")
     step("search")
 
-    # Known app bug: the first import of transformers from two threads at once raises "ImportError: cannot
-    # import name 'AutoTokenizer'", and the Train page's look-up threads race the training thread. Importing
-    # it here first keeps this session about privacy; the race is reported, not hidden.
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
-
     train = window.train
     window.show_page(window.pages.index(train))
     train.config = TrainConfig(max_steps=2, batch_size=2, max_seq_len=128)

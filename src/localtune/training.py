@@ -39,9 +39,11 @@ def check(journal: Journal) -> Report:
 
 
 def registry(paths: Paths):
+    from .engine import load_libraries
     from .engine.models import Registry
 
     _keep_caches_in(paths)
+    load_libraries()  # every model use starts here; see load_libraries for the race it prevents
     return Registry(paths.models, paths.config)
 
 

@@ -7,7 +7,20 @@ the functions that use them, so importing this package stays cheap.
 - adapters.load_base / attach / adapter_bytes / export_peft_folder: adapters as bytes
 """
 
+import threading
 import warnings
+
+_import_lock = threading.Lock()
+
+
+def load_libraries() -> None:
+    """Import torch, transformers and peft once, one thread at a time. transformers resolves its names lazily,
+    and two threads doing that for the first time at once can see "cannot import name 'AutoTokenizer'" (the
+    app looks at the hardware, lists models and plans in parallel threads). Cheap after the first call."""
+    with _import_lock:
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
 # peft still asks models for `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning
 # on every adapter load; it says nothing a user can act on.

@@ -34,9 +34,9 @@ NO_RUNS = "No training runs yet."
 
 
 def _list_models(paths):
-    from ...engine.models import Registry
+    from ... import training
 
-    return Registry(paths.models, paths.config).list()
+    return training.registry(paths).list()
 
 
 def train_service(ctx, *, model=None, cancel=None, config=None, resume=False):
@@ -90,8 +90,10 @@ def run_words(info) -> str:
 
 
 def _hardware():
+    from ...engine import load_libraries
     from ...engine.hardware import detect
 
+    load_libraries()
     return detect().describe()
 
 
