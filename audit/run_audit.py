@@ -217,7 +217,10 @@ def check_network(env: dict, work: Path, inputs, canaries) -> Path | None:
 
     # A network wait shows as a step much slower offline than online (both traced alike). With no outside
     # connection attempted at all (above) there is nothing to wait on; this is the timing view of the same.
-    slow = [f"{k} {air[k][0]:.0f}s vs {net[k][0]:.0f}s" for k in air if k in net and air[k][0] > 2 * net[k][0] + 15]
+    # The margin is wide because the offline run also pays first-use work (the starter's conversion) and a
+    # busy 2-core machine doubles a training step's time (seen: train 277 s offline vs 130 s online while a
+    # build ran); a Hub client's retries and timeouts cost minutes, which still shows.
+    slow = [f"{k} {air[k][0]:.0f}s vs {net[k][0]:.0f}s" for k in air if k in net and air[k][0] > 2 * net[k][0] + 150]
     table = ", ".join(f"{k} {air[k][0]:.1f}/{net[k][0]:.1f}" for k in air if k in net)
     record("1 air gap", "no step waits on a network timeout (offline/online s)", not slow,
            (f"slow: {slow}; " if slow else "") + table)
