@@ -11,6 +11,10 @@ import threading
 import warnings
 
 _import_lock = threading.Lock()
+# transformers builds a model under process-wide switches (meta-device init, patched parameter registration);
+# two threads loading at once corrupt each other ("Cannot copy out of meta tensor", lm_head MISSING). The app
+# can load in two threads at once (the Train page's timing run while a reading or a training starts).
+model_load_lock = threading.RLock()
 
 
 def load_libraries() -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..dataset.prompts import ASSESSMENT_PREFIX, Example, parse_completion
 from ..errors import ModelError
 from ..progress import CancelToken
+from . import model_load_lock
 from .data import render_prompt
 
 MAX_NEW_TOKENS = 256  # an assessment and a short paragraph
@@ -118,7 +119,8 @@ class Reader:
                                     torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported()
                                     else torch.float16)
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(folder), **kw)
+            with model_load_lock:
+                model = AutoModelForCausalLM.from_pretrained(str(folder), **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelError(f"Could not load the model in {folder}: {exc}") from exc

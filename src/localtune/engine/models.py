@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ModelError, OfflineError
+from . import model_load_lock
 
 STARTER = "smollm2-135m-instruct"
 STARTER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -87,7 +88,8 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
     try:
         kw = dict(gguf_file=gguf.name, local_files_only=True)
         try:
-            loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kw)
+            with model_load_lock:
+                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
         except Exception as exc:  # noqa: BLE001 - any parse failure means "not a model we can read"
             raise ModelError(f"Could not read {gguf.name} as a language model: {exc}") from exc
@@ -96,7 +98,8 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         settings.pop("quantization_config", None)  # "gguf" would block a later 4-bit load
         settings.pop("_model_name_or_path", None)
         config = AutoConfig.for_model(**settings)
-        fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        with model_load_lock:
+            fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         result = fresh.load_state_dict(loaded.state_dict(), strict=False)
         missing = [k for k in result.missing_keys if not (k == "lm_head.weight" and config.tie_word_embeddings)]
         if missing or result.unexpected_keys:
