@@ -40,3 +40,21 @@ def test_train_page_shows_the_real_plan_then_a_measured_estimate(qtbot, window):
     assert "on CPU" in page.plan.text() and "Measuring this computer's speed" in page.plan.text()
     qtbot.waitUntil(lambda: "estimated time:" in page.plan.text(), timeout=max(WAIT_MS, 600_000))
     assert "s per step, measured" in page.plan.text() and "Measuring" not in page.plan.text()
+
+
+@pytest.mark.slow
+def test_training_finishes_while_the_page_is_still_timing_the_plan(qtbot, window):
+    """Opening the Train page starts a timing run that loads the model in a background thread; pressing Train
+    at once loads it again on the lane. Both loads must stay intact (they once corrupted each other)."""
+    from localtune.engine.train import TrainConfig
+
+    page = window.train
+    window.show_page(window.pages.index(page))
+    qtbot.waitUntil(lambda: page.model.count() > 0, timeout=max(WAIT_MS, 600_000))
+    page.config = TrainConfig(max_steps=1, batch_size=2, max_seq_len=128)
+    with qtbot.waitSignal(page.trained, timeout=max(WAIT_MS, 900_000)):
+        page.train_button.click()
+    assert "Finished" in page.status.text()
+    assert page.history.item(0).text().endswith(": finished")
+    # The timing run ends on its own too (no thread is left running when the window closes).
+    qtbot.waitUntil(lambda: "estimated time:" in page.plan.text(), timeout=max(WAIT_MS, 600_000))
