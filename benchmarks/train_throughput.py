@@ -1,9 +1,14 @@
 """Our trainer vs the reference recipe on the starter model: same examples, same LoRA rank, one epoch.
 
-Each run is its own process (clean peak-RSS), alternating reference and ours. Times cover loading the model and
-training (not the held-out evaluation, which both then run with the same function).
+Each run is its own process (clean peak memory), alternating reference and ours. Times cover loading the model
+and training (not the held-out evaluation, which both then run with the same function). On a CUDA GPU both run
+there (the reference in bf16), and peak GPU memory is reported beside peak RSS.
 
     .venv/bin/python benchmarks/train_throughput.py --examples 64 --repeats 1
+    python3 benchmarks/train_throughput.py --model DIR --examples 256 --repeats 2 --with-nf4   # a GPU machine
+
+`--with-nf4` adds our trainer forced to a 4-bit base (QLoRA), for when the plan picks plain LoRA because the
+model fits in memory (it does on a GPU), so 4-bit is compared like for like too.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+RECIPES = {"ref": "reference (Trainer + QLoRA, grad ckpt)", "ours": "localtune (its plan)",
+           "ours-nf4": "localtune, 4-bit base forced"}
+
+
 def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
     from localtune import privacy
 
@@ -34,6 +43,9 @@ def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
     train_ex, eval_ex = benchmark_examples(n, seed)
     tok = _tokenizer(model_dir)
     eval_items = [tokenize(tok, e) for e in eval_ex]
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    bf16 = cuda and torch.cuda.is_bf16_supported()
     t0 = time.perf_counter()
     if which == "ref":
         from _reference_recipe import run_reference
@@ -54,7 +66,7 @@ def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
         from localtune.engine.train import _micro_padding, train
 
         config = TrainConfig(epochs=1, lora_r=16, lora_alpha=32, batch_size=4, seed=seed, eval_each_epoch=False,
-                             checkpoint_every_s=0)
+                             checkpoint_every_s=0, quantization="nf4" if which == "ours-nf4" else "auto")
         done = None
         for event in train(model_dir, train_ex, [], config, hardware=detect()):
             if isinstance(event, Finished):
@@ -62,7 +74,7 @@ def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
         wall = time.perf_counter() - t0
         from localtune.engine.adapters import attach, load_base
 
-        model = attach(load_base(model_dir), done.adapter, done.peft_config)
+        model = attach(load_base(model_dir, device=device), done.adapter, done.peft_config)
         items = [tokenize(tok, e) for e in train_ex]
         batches = length_grouped_batches([len(t) for t in items], 4, seed * 1000)
         pad = _micro_padding(items, batches, max(len(t) for t in items))
@@ -70,9 +82,12 @@ def worker(which: str, model_dir: str, n: int, seed: int) -> dict:
         loop_s = done.train_seconds
         head = True
     model.eval()
-    ev = eval_loss(model, eval_items, tok.pad_token_id, 10**9, completion_only_head=head)
-    return {"which": which, "real_tokens": real, "wall_s": wall, "tokens_per_s": real / wall, "loop_tokens_per_s": real / loop_s,
-            "padding": pad,
+    peak_gpu = torch.cuda.max_memory_allocated() if cuda else 0  # before the evaluation's own model
+    ev = eval_loss(model, eval_items, tok.pad_token_id, 10**9 if not cuda else 16384, device=device, bf16=bf16,
+                   completion_only_head=head)
+    return {"which": which, "real_tokens": real, "wall_s": wall, "tokens_per_s": real / wall,
+            "loop_tokens_per_s": real / loop_s, "padding": pad, "device": torch.cuda.get_device_name() if cuda else
+            "cpu", "peak_gpu": peak_gpu,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "eval_loss": ev}
 
 
@@ -82,7 +97,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models-dir", default=None, help="where the starter is converted (default: a cache dir)")
-    ap.add_argument("--worker", choices=["ref", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--model", help="a Hugging Face model folder to use instead of the starter")
+    ap.add_argument("--with-nf4", action="store_true", help="also run our trainer with a 4-bit base forced")
+    ap.add_argument("--worker", choices=list(RECIPES), help=argparse.SUPPRESS)
     ap.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -95,10 +112,11 @@ def main() -> None:
     from localtune.engine.models import ensure_starter
     from localtune.paths import resolve
 
-    model_dir = ensure_starter(args.models_dir or resolve().models)
+    model_dir = Path(args.model) if args.model else ensure_starter(args.models_dir or resolve().models)
+    recipes = ["ref", "ours"] + (["ours-nf4"] if args.with_nf4 else [])
     results = []
     for r in range(args.repeats):
-        for which in ("ref", "ours"):
+        for which in recipes:
             out = subprocess.run([sys.executable, __file__, "--worker", which, "--model-dir", str(model_dir),
                                   "--examples", str(args.examples), "--seed", str(args.seed)],
                                  capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -113,18 +131,22 @@ def main() -> None:
         return sum(vals) / len(vals)
 
     gib = 1024**3
-    print(f"\n{args.examples} examples, 1 epoch, r=16 all-linear, batch 4, {args.repeats} run(s) each, "
-          f"{os.cpu_count()} CPU cores\n")
-    print("| recipe | real tokens/s (end to end) | tokens/s (training loop) | padding | peak RSS | eval loss | wall time |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    names = {"ref": "reference (Trainer + QLoRA, grad ckpt)", "ours": "localtune"}
-    for which in ("ref", "ours"):
-        print(f"| {names[which]} | {mean(which, 'tokens_per_s'):.1f} | {mean(which, 'loop_tokens_per_s'):.1f} | "
-              f"{mean(which, 'padding'):.0%} | "
-              f"{mean(which, 'peak_rss') / gib:.2f} GiB | {mean(which, 'eval_loss'):.3f} | "
-              f"{mean(which, 'wall_s'):.0f} s |")
-    print(f"\nspeed-up: {mean('ours', 'tokens_per_s') / mean('ref', 'tokens_per_s'):.2f}x end to end, "
-          f"{mean('ours', 'loop_tokens_per_s') / mean('ref', 'loop_tokens_per_s'):.2f}x training loop")
+    device = results[0]["device"]
+    print(f"\n{model_dir.name}: {args.examples} examples, 1 epoch, r=16 all-linear, batch 4, {args.repeats} run(s) "
+          f"each, on {device} ({os.cpu_count()} CPU cores)\n")
+    gpu = device != "cpu"
+    print("| recipe | real tokens/s (end to end) | tokens/s (training loop) | padding | peak RSS |"
+          + (" peak GPU memory |" if gpu else "") + " eval loss | wall time |")
+    print("| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if gpu else "") + " ---: | ---: |")
+    for which in recipes:
+        print(f"| {RECIPES[which]} | {mean(which, 'tokens_per_s'):.1f} | {mean(which, 'loop_tokens_per_s'):.1f} | "
+              f"{mean(which, 'padding'):.0%} | {mean(which, 'peak_rss') / gib:.2f} GiB | "
+              + (f"{mean(which, 'peak_gpu') / gib:.2f} GiB | " if gpu else "")
+              + f"{mean(which, 'eval_loss'):.3f} | {mean(which, 'wall_s'):.0f} s |")
+    for which in recipes[1:]:
+        print(f"\n{RECIPES[which]}: {mean(which, 'tokens_per_s') / mean('ref', 'tokens_per_s'):.2f}x the reference "
+              f"end to end, {mean(which, 'loop_tokens_per_s') / mean('ref', 'loop_tokens_per_s'):.2f}x in the "
+              "training loop")
 
 
 if __name__ == "__main__":
