@@ -33,19 +33,11 @@ from localtune.paths import resolve  # noqa: E402
 from localtune.services import import_parsed  # noqa: E402
 from localtune.vault import Vault, kdf  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from lt_testing import memoised_derive  # noqa: E402 - the tests' helper, shared
+
 PASS, OTHER, BACKUP_PASS = "audit passphrase one", "audit passphrase two", "audit backup passphrase"
-_memo: dict[tuple, bytes] = {}
-_derive = kdf.KeySlot.derive
-
-
-def _memo_derive(slot, passphrase):
-    key = (slot.salt, slot.memory_kib, slot.time_cost, slot.parallelism, passphrase)
-    if key not in _memo:
-        _memo[key] = _derive(slot, passphrase)
-    return _memo[key]
-
-
-kdf.KeySlot.derive = _memo_derive
+kdf.KeySlot.derive = memoised_derive
 
 
 def run_and_kill(work, rng: random.Random, *, acks: int, max_delay: float, deadline_s: float = 60) -> list[str]:

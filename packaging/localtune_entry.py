@@ -15,7 +15,7 @@ from pathlib import Path
 def main() -> int:
     args = sys.argv[1:]
     if "--selftest" in args:
-        from localtune.selftest import main as selftest
+        from localtune.ui.selftest import main as selftest
 
         return selftest([a for a in args if a != "--selftest"])
     if Path(sys.executable).stem == "localtune-cli" or args[:1] == ["cli"]:

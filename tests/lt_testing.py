@@ -11,6 +11,20 @@ privacy.harden()
 
 PASS = "correct horse battery"
 
+from localtune.vault import kdf  # noqa: E402 - after harden(), like every entry point
+
+_real_derive = kdf.KeySlot.derive
+_derived: dict[tuple, bytes] = {}
+
+
+def memoised_derive(slot, passphrase):
+    """KeySlot.derive cached by salt, cost and passphrase, for tests and audits that unlock hundreds of times:
+    the vault logic is unchanged, and every new salt (rekey, backup) is still derived for real."""
+    key = (slot.salt, slot.memory_kib, slot.time_cost, slot.parallelism, passphrase)
+    if key not in _derived:
+        _derived[key] = _real_derive(slot, passphrase)
+    return _derived[key]
+
 
 @pytest.fixture
 def paths(tmp_path, monkeypatch):

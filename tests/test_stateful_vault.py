@@ -24,6 +24,7 @@ from localtune.journal import Perspective, Scenario
 from localtune.journal.repository import Journal
 from localtune.paths import resolve
 from localtune.vault import Vault, kdf
+from lt_testing import memoised_derive
 
 EXAMPLES = int(os.environ.get("LOCALTUNE_STATEFUL_EXAMPLES", "5"))
 STEPS = int(os.environ.get("LOCALTUNE_STATEFUL_STEPS", "20"))
@@ -32,17 +33,6 @@ RAM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 WORDS = ["kiwi", "mango", "plum", "fig", "lime", "pear", "olive", "quince"]
 texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
 passphrases = st.sampled_from(["first passphrase", "second passphrase", "third passphrase", "ünïcode ✓ phrase"])
-
-_memo: dict[tuple, bytes] = {}
-_derive = kdf.KeySlot.derive
-
-
-def _memo_derive(slot, passphrase):
-    key = (slot.salt, slot.memory_kib, slot.time_cost, slot.parallelism, passphrase)
-    if key not in _memo:
-        _memo[key] = _derive(slot, passphrase)
-    return _memo[key]
-
 
 class VaultMachine(RuleBasedStateMachine):
     scenarios = Bundle("scenarios")
@@ -149,7 +139,7 @@ class VaultMachine(RuleBasedStateMachine):
 
 @pytest.fixture(autouse=True)
 def _memoised_argon2(monkeypatch):
-    monkeypatch.setattr(kdf.KeySlot, "derive", _memo_derive)
+    monkeypatch.setattr(kdf.KeySlot, "derive", memoised_derive)
 
 
 @pytest.mark.slow

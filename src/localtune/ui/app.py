@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     privacy.harden()
     if "--selftest" in (sys.argv if argv is None else argv)[1:]:  # before any QApplication: it makes its own
-        from ..selftest import main as selftest
+        from .selftest import main as selftest
 
         return selftest([])
     from PySide6.QtWidgets import QApplication, QMessageBox

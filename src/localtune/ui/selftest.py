@@ -36,7 +36,7 @@ def _say(line: str) -> None:
 
 def run(*, window: bool = True) -> int:
     """Run every check in order, stop at the first failure. Returns the exit code (0: OK, 1: failed)."""
-    from . import privacy
+    from .. import privacy
 
     privacy.harden()
     os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF conversion's progress bar would bury the report
@@ -54,7 +54,7 @@ def run(*, window: bool = True) -> int:
          f"{', frozen' if getattr(sys, 'frozen', False) else ''})")
     failed = None
     try:
-        from .paths import resolve
+        from ..paths import resolve
 
         state["paths"] = resolve(home).ensure()
         for name, step in steps:
@@ -95,8 +95,8 @@ def _remove(home: Path) -> bool:
 
 
 def _vault(state) -> str:
-    from .services import create_vault
-    from .vault import Vault
+    from ..services import create_vault
+    from ..vault import Vault
 
     state["vault"] = create_vault(state["paths"], state["passphrase"])
     raw = state["paths"].vault.read_bytes()[:16]
@@ -108,8 +108,8 @@ def _vault(state) -> str:
 
 
 def _demo(state) -> str:
-    from .journal.repository import Journal
-    from .services import load_demo_journal
+    from ..journal.repository import Journal
+    from ..services import load_demo_journal
 
     state["journal"] = Journal(state["vault"])
     count = load_demo_journal(state["journal"])
@@ -136,7 +136,7 @@ def _bitsandbytes(state) -> str:
 
 
 def _model(state) -> str:
-    from .training import registry
+    from ..training import registry
 
     folder = registry(state["paths"]).resolve(None)
     state["model_dir"] = folder
@@ -145,10 +145,10 @@ def _model(state) -> str:
 
 
 def _train(state) -> str:
-    from .engine.events import Progress
-    from .engine.train import TrainConfig
-    from .progress import Status
-    from .training import Sealed, train_adapter
+    from ..engine.events import Progress
+    from ..engine.train import TrainConfig
+    from ..progress import Status
+    from ..training import Sealed, train_adapter
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
     # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
@@ -178,7 +178,7 @@ def _window(state) -> str:
     from PySide6.QtCore import QDeadlineTimer, QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from .ui.main_window import MainWindow
+    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["localtune-selftest"])
     window = MainWindow(state["paths"])
