@@ -1,4 +1,5 @@
 import io
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,6 +52,19 @@ def test_jsonl_reports_every_bad_line():
     with pytest.raises(ImportFailed) as caught:
         parsed.require_clean("file.jsonl")
     assert "line 2" in str(caught.value) and len(caught.value.problems) == 6
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    """Other tools write U+2028, U+0085 and friends raw inside JSON strings (valid JSON); only "\\n" ends a row."""
+    from localtune.journal.io import read_file
+
+    odd = "first\u2028second\u0085third\u2029fourth"
+    path = tmp_path / "from-another-app.jsonl"
+    path.write_text(json.dumps({"situation": odd}, ensure_ascii=False) + "\r\n{broken\n"
+                    + json.dumps({"situation": "last"}) + "\n", encoding="utf-8")
+    parsed = read_file(path)
+    assert [s.situation for s in parsed.scenarios] == [odd, "last"]
+    assert [n for n, _ in parsed.problems] == [2]
 
 
 def test_csv_line_numbers_count_multiline_rows():

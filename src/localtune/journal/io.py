@@ -234,7 +234,9 @@ def file_format(path: str | os.PathLike) -> str:
 
 
 def parse_text(text: str, fmt: str) -> Parsed:
-    return parse_jsonl(text.splitlines()) if fmt == "jsonl" else parse_csv(io.StringIO(text, newline=""))
+    # JSON Lines are separated by "\n" alone: str.splitlines() would also break inside a JSON string at U+2028,
+    # U+0085 or \x0b, which other tools write raw (valid JSON), rejecting a good row and misnumbering the rest.
+    return parse_jsonl(text.split("\n")) if fmt == "jsonl" else parse_csv(io.StringIO(text, newline=""))
 
 
 def read_file(path: str | os.PathLike) -> Parsed:
