@@ -66,7 +66,7 @@ def make_env(work: Path) -> dict[str, str]:
     return env
 
 
-# -- inputs: a small journal with 20 canaries --------------------------------------------------------------
+# -- inputs: a small journal; 20 canaries (15 imported, 5 typed in the app) ----------------------------------
 
 FIELDS = [("Retail", "till counts and customer complaints"), ("Hospital nursing", "medicine checks and handover"),
           ("Software engineering", "code review and on-call"), ("Hospitality", "rotas and tips")]
@@ -78,6 +78,9 @@ CASES = [
     ("mixed", "My {role} changed the {thing} at short notice but offered me extra time off for it.",
      "Short notice is hard on staff, but the offer shows an effort to be fair; it depends on how often."),
 ]
+
+
+IMPORTED = 15  # canaries 0-14 come in through the import file; 15-19 are typed in the desktop app
 
 
 def canary_set() -> list[str]:
@@ -96,7 +99,7 @@ def write_inputs(folder: Path, canaries: list[str]) -> tuple[Path, Path]:
                "context": f"In {industry.lower()}, {thing} follow written procedures.",
                "perspectives": [{"viewpoint": ["employee", "manager", "HR"][n % 3], "assessment": label,
                                  "analysis": analysis}], "use": "eval" if n % 11 == 0 else "train"}
-        if n < 20:  # the canaries, in every field a user writes
+        if n < IMPORTED:  # the canaries, in every field a user writes
             where = n % 4
             c = canaries[n]
             if where == 0:
@@ -311,7 +314,7 @@ def check_gui(env: dict, work: Path, inputs, canaries, model_cache: Path | None)
     trace = work / "traces" / "gui.txt"
     t0 = time.monotonic()
     r = subprocess.run([*TRACE, "-o", str(trace), PY, str(ROOT / "audit" / "gui_session.py"), str(inputs[0]),
-                        *canaries[10:15]], capture_output=True, text=True, timeout=1800,
+                        *canaries[IMPORTED:]], capture_output=True, text=True, timeout=1800,
                        env={**env, "LOCALTUNE_HOME": str(lt_home)})
     detail = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else r.stderr[-400:]
     record(section, "create, import, add, edit, search, train, compare, lock (offscreen)", r.returncode == 0,
@@ -382,8 +385,11 @@ def check_pytest(env: dict, work: Path, fuzz: int, stateful: int) -> None:
         t0 = time.monotonic()
         r = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "", *args], cwd=ROOT,
                            capture_output=True, text=True, env=test_env, timeout=3600)
-        summary = (r.stdout.strip().splitlines() or ["no output"])[-1]
-        record(section, name, r.returncode == 0, f"{summary} ({time.monotonic() - t0:.0f}s)")
+        lines = r.stdout.strip().splitlines() or ["no output"]
+        # On a failure, name the test and its first error line, so the table alone says what broke.
+        why = [line for line in lines if line.startswith(("FAILED", "ERROR", "E "))][:3]
+        record(section, name, r.returncode == 0, f"{lines[-1]} ({time.monotonic() - t0:.0f}s)"
+               + (f"; {' | '.join(why)}" if r.returncode else ""))
 
 
 # -- main -------------------------------------------------------------------------------------------------
