@@ -312,6 +312,7 @@ def check_gui(env: dict, work: Path, inputs, canaries, model_cache: Path | None)
     if model_cache is not None and model_cache.is_dir():  # public base model: skip a second conversion
         shutil.copytree(model_cache, lt_home / "cache" / "models", dirs_exist_ok=True)
     trace = work / "traces" / "gui.txt"
+    trace.parent.mkdir(exist_ok=True)  # also when the network section did not run (--only gui)
     t0 = time.monotonic()
     r = subprocess.run([*TRACE, "-o", str(trace), PY, str(ROOT / "audit" / "gui_session.py"), str(inputs[0]),
                         *canaries[IMPORTED:]], capture_output=True, text=True, timeout=1800,
