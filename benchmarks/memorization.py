@@ -144,9 +144,12 @@ def run(redact: bool, args, model_dir) -> dict:
         secret = secrets[name]
         example = build_examples([planted[name]], NoRedaction())[0]  # an attacker probes with the real text
         prefix = prefix_of(reader, example, secret)
+        # A space before the secret belongs to the candidate: BPE merges it with what follows (" +44").
+        lead = prefix[len(prefix.rstrip()):]
+        prefix = prefix.rstrip()
         cand_rng = random.Random(hash((args.seed, name)))
         candidates = [secret] + [c for c in (make(cand_rng) for _ in range(args.candidates * 2)) if c != secret]
-        candidates = candidates[: args.candidates]
+        candidates = [lead + c for c in candidates[: args.candidates]]
         seen = any(secret in e.completion or any(secret in m["content"] for m in e.messages) for e in examples)
         row = {"secret_reaches_model": seen}
         for label, adapter in (("base", None), ("tuned", "tuned")):
