@@ -517,9 +517,9 @@ def train(model_dir, train_examples: Sequence[Example], eval_examples: Sequence[
         raise TrainingError("The computer ran out of memory while training. Close other programs, or train "
                             "with a smaller batch or shorter examples.") from exc
     except Exception as exc:  # noqa: BLE001 - anything else is a training failure the user should see
-        if type(exc).__name__ == "OutOfMemoryError":  # torch's, raised outside a step (loading the model)
-            raise TrainingError("The GPU ran out of memory while loading the model. Close other programs that "
-                                "use the GPU, or choose a smaller model.") from exc
+        if isinstance(exc, _gpu_out_of_memory()):  # outside a step: loading the model, or held-out loss
+            raise TrainingError("The GPU ran out of memory. Close other programs that use the GPU, or choose a "
+                                "smaller model or shorter examples.") from exc
         raise TrainingError(f"Training failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -587,7 +587,7 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
         except Cancelled:
             yield checkpoint()
             raise
-        except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError) as exc:
+        except _gpu_out_of_memory() as exc:
             optimizer.zero_grad(set_to_none=True)
             if plan_.device != "cuda" or oom_retried:
                 raise TrainingError("The GPU ran out of memory, also with a smaller batch. Try shorter examples "
@@ -652,6 +652,13 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
                    base_model=model_dir.name, steps=run.step, train_tokens=run.tokens,
                    train_seconds=run.seconds, tokens_per_s=run.tokens / run.seconds if run.seconds else 0.0,
                    eval_loss=final_eval, peak_memory_bytes=_peak_memory(plan_.device), history=run.history)
+
+
+def _gpu_out_of_memory() -> type:
+    """torch's CUDA out-of-memory exception (torch.OutOfMemoryError, or its older home under torch.cuda)."""
+    import torch
+
+    return getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def _overfitting(run: _Run, eval_now: float) -> str | None:
