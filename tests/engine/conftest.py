@@ -25,20 +25,30 @@ def _build_tokenizer(folder: Path):
     return fast
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
+def _tiny_llama(folder: Path, **config_kwargs) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    folder = tmp_path_factory.mktemp("tiny-llama")
     tok = _build_tokenizer(folder)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          tie_word_embeddings=True, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                         bos_token_id=tok.bos_token_id)
+                         bos_token_id=tok.bos_token_id, **config_kwargs)
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return _tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def fitting_tiny_model(tmp_path_factory) -> Path:
+    """The tiny Llama with larger initial weights: with the default 0.02 its logits stay near uniform whatever the
+    adapter does, so it cannot memorise its examples, and overfitting shows only as noise in the 3rd decimal."""
+    return _tiny_llama(tmp_path_factory.mktemp("fitting-tiny-llama"), initializer_range=0.2)
 
 
 @pytest.fixture(scope="session")

@@ -177,17 +177,19 @@ def test_resume_refuses_other_settings(tiny_model):
         _adapter(tiny_model, config, resume=b"not a checkpoint")
 
 
-def test_early_stopping_keeps_the_best_adapter_and_warns(tiny_model):
-    # A high learning rate on few examples overfits quickly; held-out examples differ in wording.
+def test_early_stopping_keeps_the_best_adapter_and_warns(fitting_tiny_model):
+    # A high learning rate on few examples overfits quickly (held-out loss 5.96, 5.62, 5.36, then 5.55 while the
+    # training loss falls from 7.4 to 2.7); held-out examples differ in wording.
     config = TrainConfig(**{**FAST, "epochs": 12, "lr": 3e-2, "early_stopping_patience": 1})
     train_ex = make_examples(6)
     held_out = [e.__class__(e.messages, "Assessment: mixed\nSomething else entirely.", "mixed") for e in train_ex]
-    events = collect(train(tiny_model, train_ex, held_out, config))
+    events = collect(train(fitting_tiny_model, train_ex, held_out, config))
     evals = [e for e in events if isinstance(e, EvalDone)]
     done = events[-1]
-    assert len(evals) < 12  # stopped early
-    assert done.eval_loss == min(e.eval_loss for e in evals)
-    assert evals[-1].eval_loss > done.eval_loss
+    assert [e.epoch for e in evals] == [1, 2, 3, 4]  # stopped at the first epoch that got worse
+    assert done.eval_loss == evals[2].eval_loss < evals[3].eval_loss  # and kept epoch 3's adapter
+    assert "memorise" in evals[3].overfitting_warning
+    assert all(e.overfitting_warning is None for e in evals[:3])
 
 
 def test_nothing_of_the_run_reaches_the_disk(tiny_model, tmp_path, monkeypatch):

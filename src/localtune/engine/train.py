@@ -7,6 +7,8 @@ Why it is faster than the usual Trainer + prepare_model_for_kbit_training recipe
   (completion tokens), not on the masked prompt;
 - no gradient checkpointing unless memory needs it; no 4-bit dequantization on every matmul unless memory
   needs it (CPU, small model) — `quantization="nf4"` still gives QLoRA on any device;
+- on a CPU with an fp32 base, each adapter is folded into a working copy of its weight (merged_lora.py): one
+  matmul per layer instead of peft's three plus a scale and an add;
 - no disk: examples, tokens, checkpoints and the adapter stay in memory and leave as bytes.
 
 Cancel: between micro-batches the CancelToken is checked; on cancel `train` yields one last CheckpointReady
@@ -136,6 +138,7 @@ class Plan:
     reasons: tuple[str, ...] = ()
     eta_s: float | None = None  # from `estimate`
     seconds_per_step: float | None = None
+    merged_lora: bool = False  # adapters folded into working copies of the weights (merged_lora.py)
 
     def describe(self) -> str:
         gib = 1024**3
@@ -206,6 +209,16 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
                        if quant == "none" else "4-bit base (QLoRA) to fit this machine's memory")
     weights = weights_nf4 if quant == "nf4" else weights_full
 
+    # Folding the adapters into fp32 working copies of the weights saves time on a CPU and costs one more copy
+    # of the decoder's weights (not the embeddings).
+    bf16 = config.bf16 if config.bf16 is not None else hardware.bf16
+    merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * 4
+    merged = (hardware.device == "cpu" and quant == "none" and not bf16 and config.lora_dropout == 0
+              and weights + merged_extra + runtime + act_full * seq_len <= budget)
+    if merged:
+        weights += merged_extra
+        reasons.append("adapters folded into a working copy of the weights: one matmul per layer")
+
     ckpt = config.grad_checkpointing
     if ckpt is None:
         ckpt = weights + runtime + act_full * seq_len > budget
@@ -228,12 +241,11 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     # + the vocabulary projection of one pass's completion tokens (logits, softmax, gradient)
     completion = max(len(t) - t.prompt_len for t in items) * max(1, micro // seq_len)
     need = weights + runtime + per_token * micro + shape["vocab"] * 4 * 3 * completion
-    bf16 = config.bf16 if config.bf16 is not None else hardware.bf16
     return Plan(device=hardware.device, quantization=quant, bf16=bool(bf16), batch_size=config.batch_size,
                 micro_batch_tokens=int(micro), max_seq_len=seq_len, grad_checkpointing=bool(ckpt),
                 completion_only_head=True, steps_per_epoch=len(batches), total_steps=steps,
                 train_tokens_per_epoch=sum(lengths), padding_share=pad, memory_needed=int(need),
-                memory_free=free, reasons=tuple(reasons))
+                memory_free=free, reasons=tuple(reasons), merged_lora=merged)
 
 
 def _micro_batches(items: Sequence[Tokenized], batch: Sequence[int], micro_tokens: int) -> list[list[int]]:
@@ -285,6 +297,10 @@ def _build(model_dir, plan_: Plan, config: TrainConfig):
     for p in model.parameters():  # LoRA weights train in fp32 whatever the base's dtype
         if p.requires_grad:
             p.data = p.data.float()
+    if plan_.merged_lora:
+        from . import merged_lora
+
+        merged_lora.enable(model)
     if plan_.bf16:
         # Under bf16 autocast peft's cast of every LoRA input to the adapter's fp32 is undone by autocast at
         # once: two wasted kernels per adapted layer, forward and backward (peft's own switch).

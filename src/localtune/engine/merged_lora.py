@@ -1,0 +1,93 @@
+"""LoRA training on a full-precision base with the adapter folded into a working copy of each weight.
+
+peft computes W·x + s·B·(A·x) in every adapted layer: two thin matmuls, a scale and an add over the layer's
+whole output for every token, and as many again backwards — about 30 % on top of the frozen model on a CPU.
+While the weights are fp32 the same function is (W + s·B·A)·x: one matmul forward, one backward for the
+input, and the adapter's gradients from four thin matmuls, with no elementwise pass over the output.
+
+The working copy is rebuilt from the untouched W whenever A or B changed (after each optimizer step, or a
+restored checkpoint), so the results are peft's to float rounding and resuming gives the same adapter. It costs
+one more copy of the adapted weights in memory, which the plan counts. Only fp32 weights qualify: folding a
+small update into bf16 weights would round most of it away.
+"""
+
+from __future__ import annotations
+
+import types
+
+
+def _function():
+    import torch
+    import torch.nn.functional as F
+
+    class MergedLoRALinear(torch.autograd.Function):
+        """y = x·W_effᵀ + bias with W_eff = W + s·B·A; gradients for x, A and B (W and bias stay frozen)."""
+
+        @staticmethod
+        def forward(ctx, x, w_eff, bias, a, b, scale):
+            ctx.save_for_backward(x, w_eff, a, b)
+            ctx.scale = scale
+            return F.linear(x, w_eff, bias)
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, w_eff, a, b = ctx.saved_tensors
+            x2 = x.reshape(-1, x.shape[-1])
+            dy2 = dy.reshape(-1, dy.shape[-1])
+            dx = (dy2 @ w_eff).view(x.shape) if ctx.needs_input_grad[0] else None
+            u = (dy2 @ b).mul_(ctx.scale)  # (tokens, r)
+            z = (x2 @ a.t()).mul_(ctx.scale)  # (tokens, r)
+            return dx, None, None, u.t() @ x2, dy2.t() @ z, None
+
+    return MergedLoRALinear
+
+
+def _merged_forward(self, x, *args, **kwargs):
+    import torch
+
+    if self.disable_adapters or self.merged or list(self.active_adapters) != ["default"] or kwargs:
+        return type(self).forward(self, x, *args, **kwargs)
+    a = self.lora_A["default"].weight
+    b = self.lora_B["default"].weight
+    scale = self.scaling["default"]
+    key = (a._version, b._version, a.data_ptr(), b.data_ptr(), scale)
+    if self._lt_key != key:  # A or B changed since the copy was made
+        w = self.base_layer.weight
+        if self._lt_weight is None:
+            self._lt_weight = torch.empty_like(w)
+        with torch.no_grad():
+            torch.addmm(w, b, a, alpha=scale, out=self._lt_weight)
+        self._lt_key = key
+    return self._lt_apply(x, self._lt_weight, self.base_layer.bias, a, b, scale)
+
+
+def eligible(model) -> list:
+    """The adapted layers the folded form computes exactly: plain fp32 nn.Linear base, no dropout, one plain
+    LoRA adapter. Empty when any layer is not (a 4-bit base, DoRA, bf16 weights...)."""
+    import torch
+    from peft.tuners.lora import layer as lora_layer
+
+    layers = [m for m in model.modules() if isinstance(m, lora_layer.LoraLayer)]
+    for m in layers:
+        base = m.get_base_layer()
+        ok = (type(m) is lora_layer.Linear and type(base) is torch.nn.Linear
+              and base.weight.dtype == torch.float32 and not base.weight.requires_grad
+              and (base.bias is None or not base.bias.requires_grad)
+              and list(m.lora_A) == ["default"] and not m.lora_variant
+              and isinstance(m.lora_dropout["default"], torch.nn.Identity)
+              and m.lora_A["default"].weight.dtype == torch.float32)
+        if not ok:
+            return []
+    return layers
+
+
+def enable(model) -> int:
+    """Compute every adapted layer of `model` in the folded form; returns how many (0: not eligible, unchanged).
+    For a training run's model: its layers keep the working copies for as long as the model lives."""
+    layers = eligible(model)
+    apply = _function().apply
+    for m in layers:
+        m._lt_weight, m._lt_key, m._lt_apply = None, None, apply
+        m.forward = types.MethodType(_merged_forward, m)
+    return len(layers)
+
