@@ -13,9 +13,11 @@ small update into bf16 weights would round most of it away.
 
 from __future__ import annotations
 
+import functools
 import types
 
 
+@functools.cache
 def _function():
     import torch
     import torch.nn.functional as F
@@ -58,7 +60,7 @@ def _merged_forward(self, x, *args, **kwargs):
         with torch.no_grad():
             torch.addmm(w, b, a, alpha=scale, out=self._lt_weight)
         self._lt_key = key
-    return self._lt_apply(x, self._lt_weight, self.base_layer.bias, a, b, scale)
+    return _function().apply(x, self._lt_weight, self.base_layer.bias, a, b, scale)
 
 
 def eligible(model) -> list:
@@ -85,9 +87,7 @@ def enable(model) -> int:
     """Compute every adapted layer of `model` in the folded form; returns how many (0: not eligible, unchanged).
     For a training run's model: its layers keep the working copies for as long as the model lives."""
     layers = eligible(model)
-    apply = _function().apply
     for m in layers:
-        m._lt_weight, m._lt_key, m._lt_apply = None, None, apply
+        m._lt_weight, m._lt_key = None, None
         m.forward = types.MethodType(_merged_forward, m)
     return len(layers)
-
