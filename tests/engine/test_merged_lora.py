@@ -10,7 +10,7 @@ from localtune.engine.events import Finished, Progress
 from localtune.engine.train import TrainConfig, plan, train
 
 
-def _peft_model(bias: bool, dropout: float = 0.0, seed: int = 0):
+def _peft_model(bias: bool, dropout: float = 0.0, seed: int = 0, bf16_values: bool = False):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -19,6 +19,8 @@ def _peft_model(bias: bool, dropout: float = 0.0, seed: int = 0):
     config = LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, attention_bias=bias, mlp_bias=bias)
     base = LlamaForCausalLM(config).requires_grad_(False)
+    if bf16_values:  # as if loaded in fp32 from a checkpoint saved in bf16
+        base.to(torch.bfloat16).float()
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, target_modules="all-linear",
                                             task_type="CAUSAL_LM"))
     with torch.no_grad():  # peft starts B at zero; a non-zero B makes every term of the check count
@@ -36,32 +38,39 @@ def _forward_backward(model, ids):
     return logits.detach(), grads
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_folded_form_matches_peft_outputs_and_gradients(bias):
+@pytest.mark.parametrize(("bias", "bf16_values"), [(False, False), (True, False), (False, True)])
+def test_folded_form_matches_peft_outputs_and_gradients(bias, bf16_values):
     import torch
 
-    model = _peft_model(bias)
+    model = _peft_model(bias, bf16_values=bf16_values)
     ids = torch.randint(0, 97, (2, 11))
     logits, grads = _forward_backward(model, ids)
     weights = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
 
     assert merged_lora.enable(model) == 14  # 7 adapted layers in each of 2 blocks
+    adapted = [n for n in weights if "base_layer.weight" in n]
+    assert len(adapted) == 14
+    # Weights that are bf16 values are kept as bf16 (half the memory); others stay as they were.
+    for name, p in model.named_parameters():
+        if name in adapted:
+            assert p.dtype == (torch.bfloat16 if bf16_values else torch.float32), name
     folded_logits, folded_grads = _forward_backward(model, ids)
     torch.testing.assert_close(folded_logits, logits, rtol=1e-5, atol=1e-5)
     assert folded_grads.keys() == grads.keys() and len(grads) == 28
     for name, g in grads.items():
         torch.testing.assert_close(folded_grads[name], g, rtol=1e-4, atol=1e-6, msg=name)
-    # The base model itself is never changed: the adapter goes into a separate working copy.
+    # The base model's values never change: the adapter goes into a separate working copy.
     for name, p in model.named_parameters():
         if not p.requires_grad:
-            assert torch.equal(p, weights[name]), name
+            assert torch.equal(p.float(), weights[name]), name
 
 
-def test_working_copy_follows_each_optimizer_step_and_a_restored_adapter():
+@pytest.mark.parametrize("bf16_values", [False, True])
+def test_working_copy_follows_each_optimizer_step_and_a_restored_adapter(bf16_values):
     import torch
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
-    reference, folded = _peft_model(False), _peft_model(False)
+    reference, folded = _peft_model(False, bf16_values=bf16_values), _peft_model(False, bf16_values=bf16_values)
     merged_lora.enable(folded)
     ids = torch.randint(0, 97, (1, 9))
     opts = [torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2) for m in (reference, folded)]
@@ -90,11 +99,36 @@ def test_only_plain_fp32_adapters_are_folded():
     assert merged_lora.eligible(bf16) == []
 
 
-def test_cpu_plan_folds_and_trains_like_peft(tiny_model, cpu):
+@pytest.fixture(scope="module")
+def tiny_model_saved_in_bf16(tiny_model, tmp_path_factory):
+    """The tiny Llama saved in bf16, as most published models are."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-bf16")
+    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)
+    AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("saved_in", ["fp32", "bf16"])
+def test_cpu_plan_folds_and_trains_like_peft(saved_in, tiny_model, tiny_model_saved_in_bf16, cpu):
+    tiny_model = tiny_model_saved_in_bf16 if saved_in == "bf16" else tiny_model
     examples = make_examples(12)
     config = TrainConfig(epochs=1, lr=5e-3, lora_r=8, lora_alpha=16, batch_size=2, seed=7, checkpoint_every_s=0)
     folded_plan = plan(cpu, tiny_model, examples, config)
     assert folded_plan.merged_lora and "folded" in folded_plan.describe()
+    # The plan counts the working copy: 4 bytes per decoder weight more, or 2 when the original stays in bf16.
+    unfolded = plan(cpu, tiny_model, examples, replace(config, lora_dropout=0.1))
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    layers = AutoModelForCausalLM.from_pretrained(tiny_model).model.layers
+    adapted = sum(m.weight.numel() for m in layers.modules() if isinstance(m, torch.nn.Linear))
+    extra = folded_plan.memory_needed - unfolded.memory_needed
+    assert extra == pytest.approx(adapted * (2 if saved_in == "bf16" else 4), rel=0.01)  # (+ the norms)
     assert not plan(cpu, tiny_model, examples, replace(config, lora_dropout=0.1)).merged_lora
     assert not plan(cpu, tiny_model, examples, replace(config, quantization="nf4")).merged_lora
 

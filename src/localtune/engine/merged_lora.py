@@ -8,7 +8,9 @@ input, and the adapter's gradients from four thin matmuls, with no elementwise p
 The working copy is rebuilt from the untouched W whenever A or B changed (after each optimizer step, or a
 restored checkpoint), so the results are peft's to float rounding and resuming gives the same adapter. It costs
 one more copy of the adapted weights in memory, which the plan counts. Only fp32 weights qualify: folding a
-small update into bf16 weights would round most of it away.
+small update into bf16 weights would round most of it away. Weights that are bf16 values held in fp32 (a
+model saved in bf16, as most are) keep their frozen original in bf16, which holds them exactly in half the
+memory: the working copy costs 2 bytes per weight more than peft's layer instead of 4.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def _merged_forward(self, x, *args, **kwargs):
     import torch
 
     if self.disable_adapters or self.merged or list(self.active_adapters) != ["default"] or kwargs:
+        if self.base_layer.weight.dtype != x.dtype:  # the original was compacted to bf16 by `enable`
+            raise RuntimeError("A folded LoRA layer computes one active adapter only.")
         return type(self).forward(self, x, *args, **kwargs)
     a = self.lora_A["default"].weight
     b = self.lora_B["default"].weight
@@ -56,9 +60,9 @@ def _merged_forward(self, x, *args, **kwargs):
     if self._lt_key != key:  # A or B changed since the copy was made
         w = self.base_layer.weight
         if self._lt_weight is None:
-            self._lt_weight = torch.empty_like(w)
-        with torch.no_grad():
-            torch.addmm(w, b, a, alpha=scale, out=self._lt_weight)
+            self._lt_weight = torch.empty_like(w, dtype=a.dtype)
+        with torch.no_grad():  # W + s·B·A; copy_ widens a compacted bf16 original exactly
+            self._lt_weight.copy_(w).addmm_(b, a, alpha=scale)
         self._lt_key = key
     return _function().apply(x, self._lt_weight, self.base_layer.bias, a, b, scale)
 
@@ -83,11 +87,25 @@ def eligible(model) -> list:
     return layers
 
 
+def bf16_exact(weight) -> bool:
+    """Whether every fp32 value is a bf16 value (its low 16 bits are zero), so bf16 holds it without loss."""
+    import torch
+
+    return not torch.any(weight.detach().view(torch.int32) & 0xFFFF)
+
+
 def enable(model) -> int:
     """Compute every adapted layer of `model` in the folded form; returns how many (0: not eligible, unchanged).
-    For a training run's model: its layers keep the working copies for as long as the model lives."""
+    For a training run's model only: its layers keep the working copies for as long as the model lives, and
+    frozen weights that are exact bf16 values are stored as bf16 from then on."""
+    import torch
+
     layers = eligible(model)
     for m in layers:
-        m._lt_weight, m._lt_key = None, None
+        base, m._lt_weight, m._lt_key = m.get_base_layer(), None, None
+        if bf16_exact(base.weight):
+            # The fp32 tensor's own memory becomes the working copy: nothing freed, nothing fragmented.
+            m._lt_weight = base.weight.detach()
+            base.weight = torch.nn.Parameter(m._lt_weight.to(torch.bfloat16), requires_grad=False)
         m.forward = types.MethodType(_merged_forward, m)
     return len(layers)

@@ -171,7 +171,8 @@ def _model_shape(model_dir: Path) -> dict:
     from .models import estimate_params
 
     return {"hidden": c["hidden_size"], "inter": c.get("intermediate_size", 4 * c["hidden_size"]),
-            "layers": c["num_hidden_layers"], "vocab": c["vocab_size"], "params": estimate_params(model_dir)}
+            "layers": c["num_hidden_layers"], "vocab": c["vocab_size"], "params": estimate_params(model_dir),
+            "saved_bf16": (c.get("dtype") or c.get("torch_dtype")) == "bfloat16"}
 
 
 def plan(hardware: Hardware, model_dir, examples: Sequence[Example], config: TrainConfig = TrainConfig(),
@@ -210,9 +211,9 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     weights = weights_nf4 if quant == "nf4" else weights_full
 
     # Folding the adapters into fp32 working copies of the weights saves time on a CPU and costs one more copy
-    # of the decoder's weights (not the embeddings).
+    # of the decoder's weights (not the embeddings); weights saved in bf16 keep their original in bf16.
     bf16 = config.bf16 if config.bf16 is not None else hardware.bf16
-    merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * 4
+    merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * (2 if shape["saved_bf16"] else 4)
     merged = (hardware.device == "cpu" and quant == "none" and not bf16 and config.lora_dropout == 0
               and weights + merged_extra + runtime + act_full * seq_len <= budget)
     if merged:
