@@ -1,7 +1,7 @@
 import re
 import string
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from localtune.dataset.redact import Redactor, placeholder, strip_placeholders
@@ -89,6 +89,9 @@ _name = st.lists(_word, min_size=1, max_size=2).map(" ".join)
 
 
 @settings(max_examples=300, deadline=None)
+@example(names=["AA"], people=[], pieces=["AA", "'T", "@0.0"])  # an address glued to a contraction
+@example(names=["AA"], people=[], pieces=["AA", "'t", ".com"])  # a domain glued to one
+@example(names=["AA"], people=[], pieces=["AA", "’t", "@x.com"])
 @given(
     names=st.lists(_name, min_size=1, max_size=3),
     people=st.lists(_name, max_size=3),

@@ -36,11 +36,13 @@ _CONTRACTION = r"['’](?:t|ll|re|ve|d|m)(?!\w)"
 _END = r"(?!\w)(?!" + _CONTRACTION + ")"
 _START = r"(?<!\w)"
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Apostrophes belong to addresses ("o'brien@example.com") and never start a domain: without them an address
+# glued to a contraction ("Don't@x.org", "won't.com") would be masked from mid-word, leaving a name before it.
+_EMAIL = re.compile(r"[\w.+'’-]+@[\w-]+(?:\.[\w-]+)+")
 _TLDS = r"(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|dev|app|ai|me|us|ca|au)"
 _URL = re.compile(
     r"(?<!\w)(?:https?://|ftp://|www\.)[^\s<>\"'()\[\]]+"
-    r"|(?<![\w@.-])(?:[\w-]+\.)+" + _TLDS + r"(?:/[^\s<>\"'()\[\]]*)?(?![\w-])",
+    r"|(?<![\w@.'’-])(?:[\w-]+\.)+" + _TLDS + r"(?:/[^\s<>\"'()\[\]]*)?(?![\w-])",
     re.IGNORECASE,
 )
 _URL_HINT = re.compile(r"://|www\.|\." + _TLDS + r"\b", re.IGNORECASE)
