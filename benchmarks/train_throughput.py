@@ -1,8 +1,8 @@
 """Our trainer vs the reference recipe on the starter model: same examples, same LoRA rank, one epoch.
 
 Each run is its own process (clean peak memory), alternating reference and ours. Times and peak memory cover
-loading the model and training (not the held-out evaluation, which both then run with the same function). On a CUDA GPU both run
-there (the reference in bf16), and peak GPU memory is reported beside peak RSS.
+loading the model and training (not the held-out evaluation, which both then run with the same function). On
+a CUDA GPU both run there (the reference in bf16), and peak GPU memory is reported beside peak RSS.
 
     .venv/bin/python benchmarks/train_throughput.py --examples 64 --repeats 1
     python3 benchmarks/train_throughput.py --model DIR --examples 256 --repeats 2 --with-nf4   # a GPU machine
@@ -113,7 +113,8 @@ def worker(which: str, model_dir: str, n: int | None, seed: int, data: str | Non
     peak_gpu = torch.cuda.max_memory_allocated() if cuda else 0  # before the evaluation's own model
     ev = eval_loss(model, eval_items, tok.pad_token_id, 10**9 if not cuda else 16384, device=device, bf16=bf16,
                    completion_only_head=head)
-    return {"which": which, "examples": len(items), "mean_len": real / len(items), "real_tokens": real, "wall_s": wall, "tokens_per_s": real / wall,
+    return {"which": which, "examples": len(items), "mean_len": real / len(items), "real_tokens": real,
+            "wall_s": wall, "tokens_per_s": real / wall,
             "loop_tokens_per_s": real / loop_s, "padding": pad, "device": torch.cuda.get_device_name() if cuda else
             "cpu", "peak_gpu": peak_gpu,
             "peak_rss": peak_rss, "eval_loss": ev}
