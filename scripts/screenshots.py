@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
     from localtune.journal.repository import Journal
     from localtune.paths import resolve
     from localtune.services import load_demo_journal
+    from localtune.training import set_redaction_names
     from localtune.ui import theme
     from localtune.ui.main_window import MainWindow
     from localtune.vault import Vault
@@ -103,6 +104,7 @@ def main(argv: list[str]) -> int:
     paths = resolve(home).ensure()
     with Vault.create(paths, PASS) as vault:
         load_demo_journal(Journal(vault))
+        set_redaction_names(vault, ["Maria Lopez", "Dr. Okafor"])
 
     for scheme in ("light", "dark"):
         with Vault.open(paths, PASS) as vault:

@@ -1,6 +1,15 @@
 """Shared fixtures; the helpers live in lt_testing (a unique module name, unlike conftest)."""
 
+import os
+
+from hypothesis import settings
+
 from lt_testing import journal, paths, vault  # noqa: F401
+
+# Property tests draw the same examples on every run (Hypothesis' "ci" profile: derandomized, no example
+# database), so a run fails only when the code changed, never by the luck of the draw. To hunt for new edge cases
+# with fresh random examples: HYPOTHESIS_PROFILE=default python3 dev.py test
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(config, items):

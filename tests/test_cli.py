@@ -93,3 +93,31 @@ def test_passwd_backup_restore(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_cli(["search", "kept"], home=home, stdin="second passphrase\n")
     assert "kept through everything" in r.stdout
+
+
+def test_names_listed_once_are_redacted_in_every_entry_and_stay_encrypted(tmp_path):
+    home = tmp_path / "home"
+    init(home)
+    situation = "Siobhan OBrien moved my shift; SIOBHÁN later told Dr. O'Brien's team."
+    assert run_cli(["add", "--situation", situation, "--viewpoint", "employee", "--assessment", "problematic",
+                    "--analysis", "Nobody asked me."], home=home, stdin=PW).returncode == 0
+    assert "Siobhan OBrien moved" in run_cli(["check", "--preview"], home=home, stdin=PW).stdout
+
+    # Names come from stdin after the passphrase (not argv, which shells keep in their history).
+    r = run_cli(["names", "add"], home=home, stdin=PW + "Siobhán O’Brien\n\nsiobhan o'brien\nMaria Lopez\n")
+    assert r.returncode == 0 and "Added 2 names; 2 listed" in r.stdout
+    preview = run_cli(["check", "--preview"], home=home, stdin=PW).stdout
+    assert "[Person A] moved my shift; [Person A] later told [Person A]'s team." in preview
+    assert "Siobh" not in preview and "Brien" not in preview
+    names = json.loads(run_cli(["names", "list", "--json"], home=home, stdin=PW).stdout)
+    assert names == ["Siobhán O’Brien", "Maria Lopez"]
+    for f in home.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert b"Siobh" not in data and b"Maria Lopez" not in data, f
+
+    r = run_cli(["names", "add"], home=home, stdin=PW + "A\n")
+    assert r.returncode == 1 and "too short" in r.stderr
+    r = run_cli(["names", "remove"], home=home, stdin=PW + "maria lopez\nNobody Here\n")
+    assert r.returncode == 0 and "Removed 1 name; 1 listed" in r.stdout and "Not in the list: Nobody Here" in r.stderr
+    assert run_cli(["names"], home=home, stdin=PW).stdout.splitlines() == ["Siobhán O’Brien"]

@@ -10,14 +10,14 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .dataset.checks import Report, readiness
 from .dataset.prompts import prompt_messages
-from .dataset.redact import Redactor
+from .dataset.redact import Redactor, unique_names
 from .errors import InvalidInputError, NotFoundError
 from .journal.repository import Journal
 from .paths import Paths
@@ -30,8 +30,21 @@ NAMES_SETTING = "redaction_names"
 EVALUATIONS = "evaluations"
 
 
+def redaction_names(vault: Vault) -> list[str]:
+    """Names redacted in every entry before training (colleagues, clients), besides each entry's people."""
+    return list(vault.get_setting(NAMES_SETTING, []))
+
+
+def set_redaction_names(vault: Vault, names: Iterable[str]) -> list[str]:
+    """Replace that list (kept encrypted in the vault); blanks and second spellings of a name are dropped.
+    Returns the list as kept."""
+    kept = unique_names(names)
+    vault.set_setting(NAMES_SETTING, kept)
+    return kept
+
+
 def redactor_of(vault: Vault) -> Redactor:
-    return Redactor(vault.get_setting(NAMES_SETTING, []))
+    return Redactor(redaction_names(vault))
 
 
 def check(journal: Journal) -> Report:

@@ -162,3 +162,31 @@ def test_ten_thousand_scenarios_are_checked_in_seconds():
     assert planted <= found
     print(f"readiness on {len(journal)} scenarios: {elapsed:.2f} s")
     assert elapsed < 30
+
+
+def test_a_person_named_in_entries_that_do_not_list_them_is_reported_until_listed():
+    journal = make_journal(60)
+    journal[0] = replace(journal[0], people=["Priya Raman"], situation="Priya Raman moved my shift without asking.")
+    journal[1] = replace(journal[1], people=[], situation="PRIYA asked me to cover again; Dr. Raman’s rota.")
+    journal[2] = replace(journal[2], people=[], situation="The judge and Will agreed; I will not.")  # no one listed
+    journal[3] = replace(journal[3], people=["Will Stone"], situation="Will Stone signed off.")
+    report = readiness(journal)
+    found = [f for f in report.warnings if f.code == "unlisted_name"]
+    assert [(f.scenario_ids, f.message.split(" is among")[0]) for f in found] == [
+        ([2], "'Priya Raman'"), ([3], "'Will Stone'")]
+    assert "among the people of 1 scenario but is named, unlisted, in 1 other" in found[0].message
+    # Listing her everywhere (or in that entry) ends the warning: the name no longer reaches the model.
+    report = readiness(journal, redactor=Redactor(["Priya Raman", "Will Stone"]))
+    assert "unlisted_name" not in codes(report.warnings)
+
+
+def test_past_ten_unlisted_people_the_rest_share_one_finding():
+    journal = make_journal(60)
+    names = [f"Person{chr(65 + i)}ix Example" for i in range(12)]
+    for i, name in enumerate(names):
+        journal[i] = replace(journal[i], people=[name], situation=f"{name} changed the plan.")
+        journal[30 + i] = replace(journal[30 + i], people=[], situation=f"{name.split()[0]} changed it again.")
+    found = [f for f in readiness(journal).warnings if f.code == "unlisted_name"]
+    assert len(found) == 11
+    assert found[-1].message.startswith("2 more people are named in scenarios that do not list them: ")
+    assert found[-1].scenario_ids == [41, 42]

@@ -42,6 +42,40 @@ def test_dataset_page_shows_readiness_and_jumps_to_an_entry(qtbot, window):
     assert window.journal.selected_id() == target
 
 
+def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, window):
+    from localtune import training
+    from localtune.journal.models import Perspective, Scenario
+    from localtune.ui.pages.dataset import _preview
+
+    mention = Scenario(situation="Siobhan OBrien moved my shift twice without asking.",
+                       perspectives=[Perspective("employee", "problematic", "SIOBHÁN never asked.")])
+    sid = lane_call(qtbot, window.lane, lambda ctx: ctx.journal.add(mention))
+    page = window.dataset
+    window.nav.setCurrentRow(window.pages.index(page))
+    qtbot.waitUntil(lambda: page.report is not None, timeout=WAIT_MS)
+    assert not page.save_names.isEnabled()
+
+    page.names.setPlainText("A")
+    page.save_names.click()
+    qtbot.waitUntil(lambda: "too short" in page.names_result.text(), timeout=WAIT_MS)
+    assert lane_call(qtbot, window.lane, lambda ctx: training.redaction_names(ctx.vault)) == []
+
+    page.names.setPlainText("Siobhán O’Brien\n\n  Maria Lopez  \n")
+    assert page.save_names.isEnabled()
+    page.save_names.click()
+    qtbot.waitUntil(lambda: "Saved 2 names" in page.names_result.text(), timeout=WAIT_MS)
+    assert lane_call(qtbot, window.lane, lambda ctx: training.redaction_names(ctx.vault)) == [
+        "Siobhán O’Brien", "Maria Lopez"]
+    shown = lane_call(qtbot, window.lane, lambda ctx: _preview(ctx, [sid]))  # what the page shows for the entry
+    assert "[Person A] moved my shift twice" in shown and "[Person A] never asked." in shown
+    assert "Siobh" not in shown and "SIOBH" not in shown
+
+    window.lock()
+    assert page.names.toPlainText() == ""
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: page.names.toPlainText() == "Siobhán O’Brien\nMaria Lopez", timeout=WAIT_MS)
+
+
 @dataclass
 class Progress:
     step: int

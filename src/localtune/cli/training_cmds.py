@@ -1,4 +1,4 @@
-"""Training commands: check, train, adapters, models, analyze, eval."""
+"""Training commands: check, names, train, adapters, models, analyze, eval."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--preview", action="store_true", help="show what the model will see (redacted)")
     p.set_defaults(handler=cmd_check)
+    p = commands.add_parser("names", help="names to redact in every entry before training (colleagues, clients)",
+                            description="Names listed here are replaced by placeholders in every entry before "
+                            "training, besides each entry's own people. Names are read from stdin after the "
+                            "passphrase, one per line, so they stay out of your shell history.")
+    sub = p.add_subparsers(dest="action", metavar="{list,add,remove}")
+    q = sub.add_parser("list", help="show the names (the default)")
+    q.add_argument("--json", action="store_true")
+    sub.add_parser("add", help="add names: one per line on stdin (an empty line ends on a terminal)")
+    sub.add_parser("remove", help="remove names, read the same way (any spelling of a name removes it)")
+    p.set_defaults(handler=cmd_names)
     p = commands.add_parser("train", help="train an adapter on the journal, on this computer")
     p.add_argument("--model", help="base model name (default: the starter)")
     p.add_argument("--epochs", type=int)
@@ -93,6 +103,52 @@ def _bar(step, total, loss, eta) -> str:
     width = 30
     done = int(width * step / max(total, 1))
     return f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total}  loss {loss:.3f}  ETA {eta:>5.0f}s"
+
+
+def _read_names() -> list[str]:
+    if not sys.stdin.isatty():
+        return sys.stdin.read().splitlines()
+    note("Names, one per line; an empty line ends:")
+    names = []
+    while True:
+        try:
+            line = input().strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        names.append(line)
+    return names
+
+
+def cmd_names(args) -> int:
+    from ..dataset.redact import name_key
+
+    action = args.action or "list"
+    with unlocked(args) as vault:
+        current = training.redaction_names(vault)
+        if action == "list":
+            if getattr(args, "json", False):
+                print_json(current)
+            elif current:
+                print("\n".join(current))
+            else:
+                note("No names listed. Add colleagues and clients who turn up in your notes: localtune-cli names add")
+            return 0
+        given = _read_names()
+        if action == "add":
+            kept = training.set_redaction_names(vault, current + given)
+        else:
+            gone = {name_key(n) for n in given}
+            kept = training.set_redaction_names(vault, [n for n in current if name_key(n) not in gone])
+            listed = {name_key(n) for n in current}
+            if missing := [n for n in given if n.strip() and name_key(n) not in listed]:
+                note(f"Not in the list: {', '.join(missing)}")
+    change = len(kept) - len(current)
+    did = f"Added {change}" if action == "add" else f"Removed {-change}"
+    print(f"{did} name{'s' if abs(change) != 1 else ''}; {len(kept)} listed. "
+          "See what the model will see: localtune-cli check --preview")
+    return 0
 
 
 def cmd_train(args) -> int:

@@ -13,7 +13,7 @@ from ..errors import DatasetNotReady
 from ..journal.models import Scenario
 from .examples import prepare
 from .prompts import LABELS, Example
-from .redact import Redactor
+from .redact import NameIndex, Redactor, name_key
 from .similarity import near_duplicate_clusters
 from .split import EVAL_FRACTION, SplitSummary, split_prepared
 
@@ -22,6 +22,7 @@ DOMINANT_SHARE = 0.7
 MIN_FOR_BALANCE = 5  # a viewpoint with fewer examples says little about balance
 MIN_FOR_KAPPA = 5
 OPPOSITE = ("reasonable", "problematic")
+MAX_NAME_FINDINGS = 10
 
 
 @dataclass
@@ -158,6 +159,38 @@ def _ids(refs: Iterable[int | str]) -> list[int | str]:
     return sorted(set(refs), key=lambda r: (isinstance(r, str), r))
 
 
+def _unlisted_people(usable: list) -> list[Finding]:
+    """One finding per person (most exposed first, up to MAX_NAME_FINDINGS) whose name is left in the redacted
+    text of entries that do not list them."""
+    index = NameIndex(name for p in usable for name in p.scenario.people)
+    listed_in = Counter(name_key(name) for p in usable for name in set(p.scenario.people))
+    exposed: dict[str, list] = defaultdict(list)
+    for p in usable:
+        texts = {m["content"] for e in p.examples for m in e.messages if m["role"] != "system"}
+        texts |= {e.completion for e in p.examples}
+        for name in index.mentioned("\n".join(sorted(texts))):
+            exposed[name].append(p.ref)
+    ranked = sorted(exposed.items(), key=lambda kv: (-len(kv[1]), name_key(kv[0])))
+    findings = [
+        Finding(
+            "unlisted_name",
+            f"'{name}' is among the people of {_plural(listed_in[name_key(name)], 'scenario')} but is named, "
+            f"unlisted, in {_plural(len(refs), 'other')}, where the model would read the name: add '{name}' to "
+            "their people, or to the names to redact in every entry.",
+            _ids(refs),
+        )
+        for name, refs in ranked[:MAX_NAME_FINDINGS]
+    ]
+    if rest := ranked[MAX_NAME_FINDINGS:]:
+        findings.append(Finding(
+            "unlisted_name",
+            f"{len(rest)} more {'person is' if len(rest) == 1 else 'people are'} named in scenarios that do not "
+            f"list them: {', '.join(name for name, _ in rest)}.",
+            _ids(ref for _, refs in rest for ref in refs),
+        ))
+    return findings
+
+
 def _plural(n: int, word: str, verb: str = "") -> str:
     """'1 perspective has' / '2 perspectives have'."""
     verbs = {"has": "have", "is": "are"}
@@ -274,6 +307,10 @@ def readiness(
                     "which is right, or say in the situation what makes the cases different.",
                     _ids(labelled["reasonable"] + labelled["problematic"]),
                 ))
+
+    # Names: someone among one entry's people, written but not listed in another, reaches the model there.
+    for finding in _unlisted_people(usable):
+        warn(finding)
 
     # Agreement between viewpoints that assess the same scenarios.
     pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)

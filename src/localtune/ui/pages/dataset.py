@@ -32,16 +32,29 @@ PREVIEW_EXAMPLES = 2
 
 
 def _check(ctx):
-    from ...dataset.checks import readiness
+    from ... import training
 
-    return readiness(ctx.journal.iter_all())
+    return training.check(ctx.journal)
 
 
 def _preview(ctx, scenario_ids):
+    from ... import training
     from ...dataset.examples import preview
 
     scenarios = ctx.journal.get_many(list(scenario_ids)) if scenario_ids else list(_first(ctx, 1))
-    return preview(scenarios, limit=PREVIEW_EXAMPLES)
+    return preview(scenarios, training.redactor_of(ctx.vault), limit=PREVIEW_EXAMPLES)
+
+
+def _names(ctx):
+    from ... import training
+
+    return training.redaction_names(ctx.vault)
+
+
+def _save_names(ctx, names):
+    from ... import training
+
+    return training.set_redaction_names(ctx.vault, names)
 
 
 def _first(ctx, n):
@@ -88,6 +101,16 @@ class DatasetPage(Page):
         self.preview.setObjectName("redactionPreview")
         self.split = QLabel()
         self.split.setWordWrap(True)
+        self.names = QPlainTextEdit()
+        self.names.setObjectName("redactionNames")
+        self.names.setPlaceholderText("One name per line, e.g.\nMaria Lopez\nDr. Okafor")
+        self.names.textChanged.connect(self._names_edited)
+        self.save_names = QPushButton("Save names")
+        self.save_names.setEnabled(False)
+        self.save_names.clicked.connect(self.store_names)
+        self.names_result = QLabel()
+        self.names_result.setWordWrap(True)
+        self._saved_names: list[str] = []
 
         head = QHBoxLayout()
         head.addWidget(self.headline, 1)
@@ -108,6 +131,18 @@ class DatasetPage(Page):
         preview_box = QGroupBox("What the model will see (names and contact details redacted)")
         pb = QVBoxLayout(preview_box)
         pb.addWidget(self.preview)
+        names_box = QGroupBox("Names to redact in every entry")
+        nb = QVBoxLayout(names_box)
+        explain_names = QLabel("Colleagues and clients who may turn up in any entry, besides each entry's own "
+                               "people. Before training they become [Person A], [Person B]… Spellings without "
+                               "accents, in capitals or with another hyphen or apostrophe are covered.")
+        explain_names.setWordWrap(True)
+        nb.addWidget(explain_names)
+        nb.addWidget(self.names, 1)
+        nrow = QHBoxLayout()
+        nrow.addWidget(self.names_result, 1)
+        nrow.addWidget(self.save_names)
+        nb.addLayout(nrow)
         split_box = QGroupBox("Held-out split")
         sb = QVBoxLayout(split_box)
         sb.addWidget(self.split)
@@ -116,7 +151,8 @@ class DatasetPage(Page):
         grid.addWidget(split_box, 0, 1)
         grid.addWidget(balance_box, 1, 0)
         grid.addWidget(findings_box, 1, 1)
-        grid.addWidget(preview_box, 2, 0, 1, 2)
+        grid.addWidget(preview_box, 2, 0)
+        grid.addWidget(names_box, 2, 1)
         grid.setRowStretch(1, 1)
         grid.setRowStretch(2, 1)
         grid.setColumnStretch(0, 1)
@@ -129,6 +165,7 @@ class DatasetPage(Page):
 
     def on_unlocked(self) -> None:
         self.stale = True
+        self.lane.submit(_names, self._show_names)
 
     def on_shown(self) -> None:
         if self.stale:
@@ -150,6 +187,8 @@ class DatasetPage(Page):
         self.findings.clear()
         self.preview.clear()
         self.split.clear()
+        self._show_names([])
+        self.names_result.clear()
 
     def refresh(self) -> None:
         self.stale = False
@@ -159,6 +198,35 @@ class DatasetPage(Page):
 
     def _failed(self, exc) -> None:
         self.headline.setText(explain(exc).text)
+
+    # -- names to redact -----------------------------------------------------------------------------------
+
+    def _typed_names(self) -> list[str]:
+        return [line.strip() for line in self.names.toPlainText().splitlines() if line.strip()]
+
+    def _show_names(self, names) -> None:
+        self._saved_names = list(names)
+        self.names.setPlainText("\n".join(names))
+        self.save_names.setEnabled(False)
+
+    def _names_edited(self) -> None:
+        self.save_names.setEnabled(self._typed_names() != self._saved_names)
+
+    def store_names(self) -> None:
+        names = self._typed_names()  # read here: the job runs on the vault lane's thread
+        self.save_names.setEnabled(False)
+
+        def done(kept) -> None:
+            self._show_names(kept)
+            self.names_result.setText(f"Saved {len(kept)} name{'s' if len(kept) != 1 else ''}. The preview uses them.")
+            self.refresh()
+
+        def failed(exc) -> None:
+            e = explain(exc)
+            self.names_result.setText(f"<b>{e.title}.</b> {e.text}")
+            self._names_edited()
+
+        self.lane.submit(lambda ctx: _save_names(ctx, names), done, failed)
 
     # -- drawing the report --------------------------------------------------------------------------------
 
