@@ -332,9 +332,9 @@ class NameIndex:
             if _too_short(key):
                 continue
             name = " ".join(str(name).split())
-            first, last = _words(name)[0].casefold(), _words(name)[-1].casefold()
+            parts, plain = key.split(), _words(name)
             # "O'Brien" is found by "obrien" (written without the apostrophe) and by "brien" (with it).
-            words = {*key.split()[:1], *key.split()[-1:], *_WORD.findall(first), *_WORD.findall(last)}
+            words = {parts[0], parts[-1], *_WORD.findall(plain[0].casefold()), *_WORD.findall(plain[-1].casefold())}
             for word in words:
                 if len(word) >= 2:
                     self._by_word.setdefault(word, {}).setdefault(key, name)
