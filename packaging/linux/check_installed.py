@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +28,9 @@ TITLE = "localtune"
 APP_ID = "io.github.localtune.Localtune"
 
 
-def fail(message: str) -> None:
-    print(f"check_installed: FAIL {message}", file=sys.stderr, flush=True)
-    raise SystemExit(1)
+def fail(step: str, message: str) -> None:
+    """Stop with a message that names the failing step first (it is what pytest and CI show)."""
+    raise SystemExit(f"check_installed: FAIL at {step}: {message}")
 
 
 def clean_env(work: Path, **extra: str) -> dict[str, str]:
@@ -45,20 +45,20 @@ def clean_env(work: Path, **extra: str) -> dict[str, str]:
 def check_layout(root: Path) -> Path:
     app = root / "opt" / "localtune" / "localtune"
     if not os.access(app, os.X_OK):
-        fail(f"{app} is missing or not executable")
+        fail("package layout", f"{app} is missing or not executable")
     link = root / "usr" / "bin" / "localtune"
     if not link.is_symlink() or os.readlink(link) != "/opt/localtune/localtune":
-        fail("/usr/bin/localtune does not point to /opt/localtune/localtune")
+        fail("package layout", "/usr/bin/localtune does not point to /opt/localtune/localtune")
     desktop = root / "usr" / "share" / "applications" / f"{APP_ID}.desktop"
     if "Exec=localtune" not in desktop.read_text():
-        fail("the desktop entry does not start localtune")
+        fail("package layout", "the desktop entry does not start localtune")
     for rel in (f"usr/share/metainfo/{APP_ID}.metainfo.xml", f"usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg",
                 f"usr/share/icons/hicolor/256x256/apps/{APP_ID}.png"):
         if not (root / rel).is_file():
-            fail(f"{rel} is missing")
+            fail("package layout", f"{rel} is missing")
     big = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_size >= 2**31]
     if big:
-        fail(f"files of 2 GiB or more: {big}")
+        fail("package layout", f"files of 2 GiB or more: {big}")
     return app
 
 
@@ -69,10 +69,12 @@ def selftest(app: Path, work: Path) -> float:
     seconds = time.monotonic() - t0
     print(proc.stdout, end="", flush=True)
     if proc.returncode != 0 or "self-test OK" not in proc.stdout:
-        fail(f"the installed self-test exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr[-3000:]}")
+        failed = re.search(r"^  FAIL ([^:]+):", proc.stdout, re.M)
+        step = f"installed self-test, step '{failed.group(1)}'" if failed else "installed self-test"
+        fail(step, f"exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr[-3000:]}")
     left = list(Path(env["TMPDIR"]).glob("localtune-selftest-*"))  # torch may add its own cache folder
     if left:
-        fail(f"the self-test left files behind: {left}")
+        fail("installed self-test clean-up", f"files left behind: {left}")
     return seconds
 
 
@@ -81,7 +83,7 @@ def start_xvfb(work: Path) -> tuple[subprocess.Popen, str]:
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             break
     else:
-        fail("no free X display number")
+        fail("Xvfb", "no free X display number")
     display = f":{number}"
     with open(work / "xvfb.log", "w") as log:  # the child keeps its own copy of the descriptor
         xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
@@ -89,7 +91,7 @@ def start_xvfb(work: Path) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 20
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
         if xvfb.poll() is not None or time.monotonic() > deadline:
-            fail(f"Xvfb did not start: {(work / 'xvfb.log').read_text()[-2000:]}")
+            fail("Xvfb", f"did not start: {(work / 'xvfb.log').read_text()[-2000:]}")
         time.sleep(0.1)
     return xvfb, display
 
@@ -109,10 +111,10 @@ def start_app(app: Path, work: Path, display: str, home: Path, screenshot: Path 
         deadline = t0 + 180
         while not window_viewable(display):
             if proc.poll() is not None:
-                fail(f"the app exited ({proc.returncode}) before showing its window:\n"
+                fail("first start", f"the app exited ({proc.returncode}) before showing its window:\n"
                      f"{(work / 'app.log').read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                fail(f"no window after 180 s:\n{(work / 'app.log').read_text()[-3000:]}")
+                fail("first start", f"no window after 180 s:\n{(work / 'app.log').read_text()[-3000:]}")
             time.sleep(0.05)
         seconds = time.monotonic() - t0
         if screenshot is not None and shutil.which("import"):
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     for tool in ("dpkg", "Xvfb", "xwininfo"):
         if not shutil.which(tool):
-            fail(f"{tool} is not installed (apt-get install dpkg xvfb x11-utils)")
+            fail("tools", f"{tool} is not installed (apt-get install dpkg xvfb x11-utils)")
     work = Path(tempfile.mkdtemp(prefix="localtune-deb-"))
     try:
         root = work / "root"

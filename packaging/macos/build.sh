@@ -17,7 +17,7 @@ mkdir -p "$OUT_DIR" "$BUILD_DIR"
 
 python3 -c "import sys; sys.path.insert(0, '$ROOT'); import dev; dev.setup()"
 PY="$ROOT/.venv/bin/python"
-"$PY" -m pip install -q -e "$ROOT[package]" pillow  # Pillow: PyInstaller turns the PNG icon into .icns
+"$PY" -c "import PyInstaller, PIL" 2>/dev/null || "$PY" -m pip install -q -e "$ROOT[package]"  # unlocked Pythons only
 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath "$BUILD_DIR/dist" --workpath "$BUILD_DIR/work" \
     "$ROOT/packaging/localtune.spec"
 APP="$BUILD_DIR/dist/localtune.app"

@@ -46,7 +46,7 @@ def run(*, window: bool = True) -> int:
     started = time.perf_counter()
     home = Path(tempfile.mkdtemp(prefix="localtune-selftest-"))
     state: dict = {"passphrase": secrets.token_urlsafe(24)}
-    steps = [("vault", _vault), ("demo journal", _demo), ("bitsandbytes", _bitsandbytes),
+    steps = [("offline", _offline), ("vault", _vault), ("demo journal", _demo), ("bitsandbytes", _bitsandbytes),
              ("starter model", _model), ("QLoRA training", _train)]
     if window:
         steps.append(("main window", _window))
@@ -92,6 +92,21 @@ def _remove(home: Path) -> bool:
             return False
         time.sleep(0.5)
     return True
+
+
+def _offline(state) -> str:
+    import importlib.util
+
+    from .. import privacy
+
+    online = [key for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if os.environ.get(key) != "1"]
+    if online:
+        raise Failed(f"Hugging Face libraries are not offline ({', '.join(online)})")
+    # Code that fetches compute kernels from the Hub must be unreachable, bundled or not.
+    reachable = [name for name in privacy.HUB_CODE_PACKAGES if importlib.util.find_spec(name) is not None]
+    if reachable:
+        raise Failed(f"Hub-kernel code can be imported: {', '.join(reachable)}")
+    return "Hugging Face offline, telemetry off, no Hub-kernel code"
 
 
 def _vault(state) -> str:
