@@ -41,12 +41,22 @@ class VaultLockedError(VaultError):
     pass
 
 
+class DamagedVaultError(VaultCorruptError):
+    """The live vault cannot be opened because its files are damaged or incomplete; a restore can replace it
+    once the user confirms, and the damaged files are kept aside."""
+
+
 class DiskFullError(VaultError):
     """The disk filled up during a write; the write was undone and everything saved before is intact."""
 
 
 class InvalidInputError(LocaltuneError):
     """Input a user gave (a file, a field, a flag) that cannot be used as it is."""
+
+
+class UnsafeDestinationError(InvalidInputError):
+    """A file localtune was asked to write would replace something it must not: the vault's own files, a
+    folder or device, or a file the user did not ask to overwrite. Nothing was written."""
 
 
 class ImportFailed(InvalidInputError):

@@ -7,6 +7,7 @@ of them under one folder, which is what tests and portable installs use.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,31 @@ class Paths:
         return self.cache / "models"
 
     def ensure(self) -> Paths:
+        """Create the folders private to the user (0700, whatever the umask), and make the data folder 0700
+        again if something widened it."""
         for folder in (self.data, self.cache, self.config):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_folder(folder)
+        if stat.S_IMODE(self.data.stat().st_mode) != 0o700:
+            os.chmod(self.data, 0o700)
         return self
+
+
+def _private_folder(folder: Path) -> None:
+    """mkdir -p where every folder created is 0700 (Path.mkdir(parents=True) gives new parents the umask's mode)."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:
+            if not created.is_dir():
+                raise
+            continue
+        os.chmod(created, 0o700)
 
 
 def resolve(home: str | os.PathLike | None = None) -> Paths:

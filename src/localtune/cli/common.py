@@ -12,6 +12,8 @@ from ..errors import InvalidInputError
 from ..journal.repository import Journal
 from ..paths import Paths, resolve
 from ..vault import Vault
+from ..vault.kdf import passphrase_bytes
+from . import editor
 
 
 def paths_of(args) -> Paths:
@@ -20,12 +22,19 @@ def paths_of(args) -> Paths:
 
 def ask_secret(prompt: str) -> str:
     """No echo on a terminal; one line from stdin otherwise (scripts, tests)."""
-    if sys.stdin.isatty():
-        return getpass.getpass(prompt)
-    line = sys.stdin.readline()
-    if not line:
-        raise InvalidInputError(f"Expected a line on stdin for: {prompt.strip().rstrip(':')}")
-    return line.rstrip("\r\n")
+    try:
+        if sys.stdin.isatty():
+            secret = getpass.getpass(prompt)
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                raise InvalidInputError(f"Expected a line on stdin for: {prompt.strip().rstrip(':')}")
+            secret = line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{prompt.strip().rstrip(':')}: what was typed is not UTF-8 text (check the "
+                                "terminal's or the script's encoding). Nothing was changed.") from None
+    passphrase_bytes(secret)  # bytes that are not text (a non-UTF-8 locale): said here, clearly
+    return secret
 
 
 def ask_new_secret(what: str = "passphrase") -> str:
@@ -46,6 +55,7 @@ def confirm(question: str, assume_yes: bool) -> bool:
 @contextlib.contextmanager
 def unlocked(args) -> Iterator[Vault]:
     vault = Vault.open(paths_of(args), ask_secret("Passphrase: "))
+    editor.clean_leftovers()  # a file an editor session killed half-way left in RAM
     try:
         yield vault
     finally:

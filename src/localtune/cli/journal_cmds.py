@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import textwrap
 
 from .. import services
-from ..errors import InvalidInputError
+from ..errors import DamagedVaultError, InvalidInputError
 from ..journal.io import export_file, scenario_from_dict, scenario_to_dict
 from ..journal.models import ASSESSMENTS, USES, Perspective, Scenario
 from ..journal.repository import Filters
 from ..vault import Vault
+from . import editor as editors
 from .common import ask_new_secret, ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
 
 
@@ -32,30 +33,55 @@ def register(commands) -> None:
     p.add_argument("file")
     p.add_argument("--skip-invalid", action="store_true", help="import the good rows even when some are bad")
     p = add("export", cmd_export, "export the journal to a PLAINTEXT .jsonl or .csv file")
-    p.add_argument("file")
+    p.add_argument("file", help="a new file, outside localtune's vault folder")
     p.add_argument("--yes", action="store_true", help="confirm that a readable copy may be written")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it is an earlier localtune export")
     for name, handler, text in (("list", cmd_list, "list scenarios, newest first"), ("search", cmd_search, "full-text search")):
         p = add(name, handler, text)
         if name == "search":
             p.add_argument("query")
         _filter_flags(p)
-        p.add_argument("--limit", type=int, default=50)
+        p.add_argument("--limit", type=_count, default=50)
         p.add_argument("--json", action="store_true")
     p = add("show", cmd_show, "show one scenario")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_scenario_id)
     p.add_argument("--json", action="store_true")
     p = add("add", cmd_add, "add a scenario (from flags, or in your editor without flags)")
     _scenario_flags(p)
     p = add("edit", cmd_edit, "change a scenario (from flags, or in your editor without flags)")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_scenario_id)
     _scenario_flags(p)
     p = add("delete", cmd_delete, "delete a scenario")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_scenario_id)
     add("passwd", cmd_passwd, "change the vault's passphrase")
     p = add("backup", cmd_backup, "write an encrypted backup file with its own passphrase")
+    p.add_argument("file", help="a new file, outside localtune's vault folder")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it is an earlier localtune backup")
+    p = add("restore", cmd_restore, "replace the vault with a verified backup (also when the vault is damaged)")
     p.add_argument("file")
-    p = add("restore", cmd_restore, "replace the vault with a verified backup")
-    p.add_argument("file")
+    p.add_argument("--replace-damaged", action="store_true",
+                   help="if the vault here is damaged or incomplete, replace it (its files are kept aside)")
+
+
+_INT64 = 2**63 - 1  # SQLite's largest integer
+
+
+def _whole(text: str, low: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number (got {text!r})") from None
+    if not low <= value <= _INT64:
+        raise argparse.ArgumentTypeError(f"{what} must be between {low} and {_INT64} (got {text})")
+    return value
+
+
+def _scenario_id(text: str) -> int:
+    return _whole(text, 1, "a scenario number")
+
+
+def _count(text: str) -> int:
+    return _whole(text, 1, "the limit")
 
 
 def _filter_flags(p) -> None:
@@ -88,6 +114,11 @@ def _filters(args) -> Filters:
 def cmd_init(args) -> None:
     paths = paths_of(args)
     if Vault.exists(paths):
+        if not Vault.restore_needs_passphrase(paths):
+            raise InvalidInputError(
+                f"An incomplete or damaged vault is in {paths.data} (perhaps an interrupted init or restore). "
+                "To recover, restore a backup: localtune-cli restore FILE --replace-damaged (the damaged files "
+                "are kept aside).")
         raise InvalidInputError(f"A vault already exists in {paths.data}.")
     note("Choose a passphrase. If you lose it, nobody can recover your journal - not even us.")
     services.create_vault(paths, ask_new_secret()).lock()
@@ -98,6 +129,7 @@ def cmd_passwd(args) -> None:
     with unlocked(args) as vault:
         new = ask_new_secret()
         services.check_new_passphrase(new)
+        services.check_passphrase_change(vault, new)
         vault.change_passphrase(new)
     print("Passphrase changed.")
 
@@ -106,16 +138,25 @@ def cmd_backup(args) -> None:
     with unlocked(args) as vault:
         passphrase = ask_new_secret("backup passphrase")
         services.check_new_passphrase(passphrase)
-        vault.backup(args.file, passphrase)
-    print(f"Encrypted backup written to {args.file}.")
+        dest = vault.backup(args.file, passphrase, overwrite=args.overwrite)
+    print(f"Encrypted backup written to {dest}.")
 
 
 def cmd_restore(args) -> None:
     paths = paths_of(args)
-    current = ask_secret("Current vault passphrase: ") if Vault.exists(paths) else None
+    current = ask_secret("Current vault passphrase: ") if Vault.restore_needs_passphrase(paths) else None
     backup_passphrase = ask_secret("Backup passphrase: ")
-    Vault.restore(paths, args.file, backup_passphrase, current).lock()
-    kept = "your current passphrase" if current is not None else "the backup's passphrase"
+    try:
+        vault = Vault.restore(paths, args.file, backup_passphrase, current, replace_damaged=args.replace_damaged)
+    except DamagedVaultError as exc:
+        if args.replace_damaged or not confirm(f"{exc}\nReplace the damaged vault with the backup?", False):
+            raise
+        vault = Vault.restore(paths, args.file, backup_passphrase, current, replace_damaged=True)
+    aside = vault.set_aside
+    vault.lock()
+    kept = "your current passphrase" if current is not None and aside is None else "the backup's passphrase"
+    if aside is not None:
+        note(f"The old vault's files were kept in {aside}.")
     print(f"Restored the vault from {args.file}; it opens with {kept}.")
 
 
@@ -139,7 +180,8 @@ def cmd_export(args) -> None:
     if not confirm(f"This writes your journal UNENCRYPTED to {args.file}. Continue?", args.yes):
         raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")
     with journal_of(args) as journal:
-        count = export_file(args.file, journal.iter_all())
+        count = export_file(args.file, journal.iter_all(), paths=journal.vault.paths,
+                            overwrite=args.overwrite)
     note("Warning: this file is not encrypted. Delete it when you no longer need it.")
     print(f"Exported {count} scenario(s) to {args.file} (readable only by you).")
 
@@ -237,25 +279,33 @@ def cmd_delete(args) -> None:
 def _edit_in_editor(scenario: Scenario) -> Scenario:
     """Edit as JSON in $EDITOR, in a RAM-backed file (/dev/shm) that is removed afterwards.
 
-    Journal text must never reach a disk in plaintext, so without a RAM folder the editor is refused.
+    Journal text must never reach a disk in plaintext, so without a RAM folder the editor is refused, and
+    editors that keep history, swap or backup files are started without them (`editor.editor_command`).
     """
     if not sys.stdin.isatty():
         raise InvalidInputError("No terminal for an editor: give the scenario with flags (--situation ...).")
-    if not os.path.isdir("/dev/shm"):
+    if not editors.RAM.is_dir():
         raise InvalidInputError("Editing in an editor needs a memory-backed folder; give the scenario with flags.")
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    editors.clean_leftovers()
     doc = scenario_to_dict(scenario)
     if not doc["perspectives"]:
         doc["perspectives"] = [{"viewpoint": "employee", "assessment": "", "analysis": ""}]
-    fd, path = tempfile.mkstemp(prefix="localtune-", suffix=".json", dir="/dev/shm")
+    fd, path = tempfile.mkstemp(prefix=f"edit-{os.getpid()}-", suffix=".json", dir=editors.edit_folder())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, ensure_ascii=False, indent=2)
-        subprocess.run([*shlex.split(editor), path], check=True)
+        command, warning = editors.editor_command(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi", path)
+        if warning:
+            note(warning)
+        try:
+            subprocess.run(command, check=True)
+        except FileNotFoundError:
+            raise InvalidInputError(f"The editor {command[0]!r} was not found; set EDITOR, or give the scenario "
+                                    "with flags.") from None
         with open(path, encoding="utf-8") as f:
             edited = json.load(f)
         return scenario_from_dict(edited)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInputError(f"The edited scenario was not saved: {exc}") from None
     except subprocess.CalledProcessError:
         raise InvalidInputError("The editor exited with an error; nothing was saved.") from None

@@ -11,12 +11,15 @@ import csv
 import io
 import json
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import ImportFailed, InvalidInputError
+from ..paths import Paths
+from ..vault.files import check_destination, write_file
 from .models import Perspective, Scenario, problems
 
 CSV_COLUMNS = ["situation", "context", "industry", "occurred_on", "people", "tags", "use", "viewpoint", "assessment", "analysis"]
@@ -98,7 +101,17 @@ def _text(doc: dict, key: str, label: str) -> str:
         return ""
     if not isinstance(value, str):
         raise ValueError(f"{label} must be text")
+    _check_encodable(value, label)
     return value
+
+
+def _check_encodable(value: str, label: str) -> None:
+    """A lone surrogate ("\\ud800" in JSON) is valid JSON but not text: the journal could never store it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{label} holds an invalid character (U+{ord(value[exc.start]):04X}, half of a "
+                         "surrogate pair)") from None
 
 
 def _string_list(doc: dict, key: str) -> list[str]:
@@ -106,9 +119,12 @@ def _string_list(doc: dict, key: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        _check_encodable(value, key)
         return _split_list(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{key} must be a list of text")
+    for item in value:
+        _check_encodable(item, key)
     return value
 
 
@@ -129,6 +145,8 @@ def parse_jsonl(stream: Iterable[str]) -> Parsed:
             parsed.problems.append((number, f"not valid JSON ({exc.msg})"))
         except ValueError as exc:
             parsed.problems.append((number, str(exc)))
+        except RecursionError:
+            parsed.problems.append((number, "nested too deeply to be a scenario"))
     return parsed
 
 
@@ -143,40 +161,101 @@ def write_jsonl(scenarios: Iterable[Scenario], out: TextIO) -> int:
 
 # -- CSV ---------------------------------------------------------------------------------------------------
 
+# A field may be as long as the journal allows (no limit), so the csv module's default of 131 072 characters per
+# field - which made a long entry export but never import again - is raised to what a C long holds everywhere.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class _Lines:
+    """The physical lines of a CSV text, as the csv module splits them (at \\r\\n, \\r or \\n only), with a
+    position that can be moved back after a row that cannot be read."""
+
+    def __init__(self, lines: list[str]):
+        self.lines, self.pos = lines, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+
 def parse_csv(stream: TextIO) -> Parsed:
+    """Every row as a scenario, or as a problem with the number of its first line.
+
+    One bad row costs one row: when a row cannot be read (a stray quote, say), the problem names its first line
+    and reading starts again at the next line, so a quote that is never closed cannot swallow the rows after it.
+    A row spanning several lines whose field count is wrong is the same mistake seen later, and is read again
+    from its second line.
+    """
     parsed = Parsed()
-    reader = csv.DictReader(stream, strict=True)
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        parsed.problems.append((1, f"the header row cannot be read ({exc})"))
-        return parsed
-    if "situation" not in header:
-        parsed.problems.append((1, "the header row has no 'situation' column"))
-        return parsed
-    unknown = [c for c in header if c not in CSV_COLUMNS and not _numbered(c)]
-    if unknown:
-        parsed.problems.append((1, f"unknown column(s): {', '.join(unknown)}"))
-        return parsed
-    start = reader.line_num + 1
-    while True:
+    src = _Lines(list(stream))
+    reader, header = None, None
+    while src.pos < len(src.lines):
+        start = src.pos
+        reader = reader or csv.reader(src, strict=True)
         try:
-            row = next(reader)
+            fields = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            parsed.problems.append((start, f"the row cannot be read as CSV ({exc})"))
-            break
+            if header is None:
+                parsed.problems.append((start + 1, f"the header row cannot be read ({exc})"))
+                return parsed
+            parsed.problems.append((start + 1, f"the row cannot be read as CSV ({exc}); "
+                                               "reading went on at the next line"))
+            src.pos, reader = start + 1, None
+            continue
+        if not fields:  # a blank line
+            continue
+        if header is None:
+            header = fields
+            problem = _header_problem(header)
+            if problem:
+                parsed.problems.append((start + 1, problem))
+                return parsed
+            continue
+        if len(fields) != len(header):
+            more = "more" if len(fields) > len(header) else "fewer"
+            parsed.problems.append((start + 1, f"the row has {more} fields than the header"))
+            if src.pos > start + 1:  # a quote opened by mistake took in the lines after it: read them again
+                src.pos, reader = start + 1, None
+            continue
         try:
-            if None in row:
-                raise ValueError("the row has more fields than the header")
-            if any(v is None for v in row.values()):
-                raise ValueError("the row has fewer fields than the header")
-            parsed.scenarios.append(_scenario_from_row(row))
+            parsed.scenarios.append(_scenario_from_row({k: unneutralise(v) for k, v in zip(header, fields, strict=True)}))
         except ValueError as exc:
-            parsed.problems.append((start, str(exc)))
-        start = reader.line_num + 1
+            parsed.problems.append((start + 1, str(exc)))
     return parsed
+
+
+def _header_problem(header: list[str]) -> str:
+    if "situation" not in header:
+        return "the header row has no 'situation' column"
+    unknown = [c for c in header if c not in CSV_COLUMNS and not _numbered(c)]
+    if unknown:
+        return f"unknown column(s): {', '.join(unknown)}"
+    if len(set(header)) != len(header):
+        return "the header row names a column twice"
+    return ""
+
+
+# Spreadsheets run a cell that begins with = + - @ (or a tab or carriage return) as a formula. Export writes such
+# a cell with a leading apostrophe, which spreadsheets show as text; import takes one apostrophe off again. A cell
+# that already begins with apostrophes before such a character gets one more, so every text comes back exactly.
+_FORMULA_START = "=+-@\t\r"
+
+
+def neutralise(cell: str) -> str:
+    rest = cell.lstrip("'")
+    return "'" + cell if rest[:1] and rest[0] in _FORMULA_START else cell
+
+
+def unneutralise(cell: str) -> str:
+    rest = cell.lstrip("'")
+    return cell[1:] if cell[:1] == "'" and rest[:1] and rest[0] in _FORMULA_START else cell
 
 
 def _numbered(column: str) -> bool:
@@ -218,7 +297,7 @@ def write_csv(scenarios: Iterable[Scenario], out: TextIO) -> int:
         for n, p in enumerate(s.perspectives, 1):
             suffix = "" if n == 1 else f"_{n}"
             row |= {f"viewpoint{suffix}": p.viewpoint, f"assessment{suffix}": p.assessment, f"analysis{suffix}": p.analysis}
-        writer.writerow(row)
+        writer.writerow({k: neutralise(v) for k, v in row.items()})
     return len(scenarios)
 
 
@@ -251,14 +330,27 @@ def read_file(path: str | os.PathLike) -> Parsed:
     return parse_text(text, fmt)
 
 
-def export_file(path: str | os.PathLike, scenarios: Iterable[Scenario]) -> int:
-    """Write a PLAINTEXT export readable only by the user (0600). Callers warn and confirm first."""
+def is_export(fmt: str, head: bytes) -> bool:
+    """Whether a file's first bytes are those of a localtune export in `fmt` (so it may replace it on request)."""
+    if fmt == "csv":
+        return head.startswith(b'"situation","context","industry"')
+    return head == b"" or head.startswith(b'{"situation": "')
+
+
+def export_file(path: str | os.PathLike, scenarios: Iterable[Scenario], *, paths: Paths | None = None,
+                overwrite: bool = False) -> int:
+    """Write a PLAINTEXT export readable only by the user (0600). Callers warn and confirm first.
+
+    The destination is checked before anything is read (never the vault's folder, never anything but a new
+    file or - with `overwrite` - an earlier export), and the file appears complete or not at all: on a full
+    disk the unfinished plaintext is removed.
+    """
     fmt = file_format(path)
+    dest = check_destination(path, what="export", ours=lambda head: is_export(fmt, head), paths=paths,
+                             overwrite=overwrite)
     buffer = io.StringIO(newline="")
     count = write_jsonl(scenarios, buffer) if fmt == "jsonl" else write_csv(scenarios, buffer)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        if hasattr(os, "fchmod"):
-            os.fchmod(f.fileno(), 0o600)  # an existing file keeps its old mode otherwise
-        f.write(buffer.getvalue())
+    data = buffer.getvalue().encode("utf-8")
+    del buffer
+    write_file(dest, lambda out: out.write(data), paths=paths)
     return count

@@ -10,6 +10,7 @@ leaves a vault that opens with exactly one of the two passphrases.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import (
+    DamagedVaultError,
     DiskFullError,
+    InvalidInputError,
     NotFoundError,
     NoVaultError,
     VaultCorruptError,
@@ -32,12 +35,18 @@ from ..errors import (
     WrongPassphraseError,
 )
 from ..paths import Paths
-from . import kdf
+from . import files, kdf
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 BLOB_CHUNK = 1 << 20  # 1 MiB: large objects stream through memory one chunk at a time
 BACKUP_MAGIC = b"LOCALTUNE-BACKUP 1\n"
 _SQLITE_PLAIN_MAGIC = b"SQLite format 3\x00"
+_HEADER_LINE_MAX = 1 << 16  # a backup's key header is one short JSON line
+
+
+def is_backup(head: bytes) -> bool:
+    """Whether a file's first bytes are those of a localtune backup."""
+    return head.startswith(BACKUP_MAGIC)
 
 
 def now_iso() -> str:
@@ -122,6 +131,7 @@ class Vault:
 
     def __init__(self, paths: Paths, conn, key: bytes, slot: kdf.KeySlot, file_lock):
         self.paths = paths
+        self.set_aside: Path | None = None  # after a restore over a damaged vault: where its files were kept
         self._conn = conn
         self._key = key
         self._slot = slot
@@ -155,6 +165,7 @@ class Vault:
             os.chmod(paths.vault, 0o600)
             vault = cls(paths, conn, key, slot, file_lock)
             vault._configure()
+            files.clean_leftovers(paths)
             return vault
         except BaseException:
             file_lock.release()
@@ -180,16 +191,24 @@ class Vault:
         matched = kdf.unlock_slots(slots, passphrase)  # wrong passphrase: raised before any file is opened
         _check_file_shape(paths.vault)
         _discard(paths.vault.with_name(paths.vault.name + ".new"))  # leftover of an interrupted replace
-        slot, key = matched[0]
-        try:
-            conn = _connect(paths.vault, key)
-        except _dbapi().DatabaseError as exc:
-            if len(slots) > 1:
+        # Every slot this passphrase matches is tried: a change to the same passphrase interrupted between the
+        # rename and the header write leaves two matching slots, and only one of them opens the database.
+        conn = failure = None
+        for candidate, candidate_key in matched:
+            try:
+                conn = _connect(paths.vault, candidate_key)
+            except _dbapi().DatabaseError as exc:
+                failure = exc
+                continue
+            slot, key = candidate, candidate_key
+            break
+        if conn is None:
+            if len(slots) > len(matched):
                 raise WrongPassphraseError(
                     "A passphrase change or restore was interrupted before it finished; this vault still "
                     "opens with your other passphrase. Nothing was changed."
-                ) from exc
-            raise _corrupt(str(exc)) from exc
+                ) from failure
+            raise _corrupt(str(failure)) from failure
         try:
             problems = _integrity_problems(conn, full=False)
             if problems:
@@ -211,6 +230,7 @@ class Vault:
             kdf.write_atomic(paths.vault_header, kdf.dumps([slot]))
         vault = cls(paths, conn, key, slot, file_lock)
         vault._configure()
+        files.clean_leftovers(paths)
         return vault
 
     def _configure(self) -> None:
@@ -374,59 +394,77 @@ class Vault:
         _export(self.conn, staged, key)
         self._replace_database(staged, slot, key)
 
-    def backup(self, dest: str | os.PathLike, passphrase: str) -> Path:
+    def opens_with(self, passphrase: str) -> bool:
+        """Whether `passphrase` is this vault's current one (one key derivation)."""
+        return self._slot.matches(self._slot.derive(passphrase))
+
+    def backup(self, dest: str | os.PathLike, passphrase: str, *, overwrite: bool = False) -> Path:
         """Write one encrypted file holding the whole vault, under its own passphrase.
 
-        The file appears complete under its final name, or not at all.
+        The file appears complete under its final name, or not at all. The destination is checked first
+        (`files.check_destination`): never the vault's own folder, never anything but a new regular file, or
+        - with `overwrite`, which the user confirmed - an earlier localtune backup.
         """
         if not passphrase:
             raise WrongPassphraseError("A backup passphrase cannot be empty.")
-        dest = Path(dest)
+        dest = files.check_destination(dest, what="backup", ours=is_backup, paths=self.paths, overwrite=overwrite)
         slot, key = kdf.new_slot(passphrase)
-        staged_db = dest.with_name(f".{dest.name}.db.partial")
-        staged = dest.with_name(f".{dest.name}.partial")
+        staged_db = self.paths.data / ".backup-staging.db"  # encrypted under the backup key; never a stray copy
+
+        def write(out) -> None:
+            out.write(BACKUP_MAGIC)
+            out.write(kdf.dumps([slot]).replace(b"\n", b"") + b"\n")
+            with open(staged_db, "rb") as src:
+                shutil.copyfileobj(src, out, BLOB_CHUNK)
+
         try:
             _export(self.conn, staged_db, key)
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out, open(staged_db, "rb") as src:
-                out.write(BACKUP_MAGIC)
-                out.write(kdf.dumps([slot]).replace(b"\n", b"") + b"\n")
-                shutil.copyfileobj(src, out, BLOB_CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(staged, dest)
-            kdf.fsync_dir(dest.parent)
+            files.write_file(dest, write, paths=self.paths)
         except OSError as exc:
             raise VaultError(f"Could not write the backup to {dest}: {exc.strerror or exc}. Nothing was lost.") from exc
+        except DiskFullError as exc:
+            raise DiskFullError(f"Could not write the backup to {dest}: the disk is full. Nothing was lost.") from exc
         except _dbapi().DatabaseError as exc:  # sqlcipher_export writes the copy through SQLite
             if not _disk_full(exc):
                 raise
             raise DiskFullError(f"Could not write the backup to {dest}: the disk is full. Nothing was lost.") from exc
         finally:
-            _discard(staged_db)
-            _discard(staged)
+            for side in ("", "-journal", "-wal", "-shm"):
+                _discard(staged_db.with_name(staged_db.name + side))
         return dest
+
+    @staticmethod
+    def restore_needs_passphrase(paths: Paths) -> bool:
+        """Whether a restore here must be confirmed with the live vault's passphrase: a vault that could open."""
+        if not paths.vault.exists():
+            return False
+        try:
+            kdf.loads(paths.vault_header.read_bytes())
+        except (OSError, VaultCorruptError):
+            return False
+        return True
 
     @classmethod
     def restore(
-        cls, paths: Paths, src: str | os.PathLike, backup_passphrase: str, current_passphrase: str | None = None
+        cls, paths: Paths, src: str | os.PathLike, backup_passphrase: str, current_passphrase: str | None = None,
+        *, replace_damaged: bool = False,
     ) -> Vault:
         """Replace the live vault with a backup, after verifying the backup completely.
 
-        With a live vault, `current_passphrase` is required and stays the passphrase of the restored vault;
-        without one, the backup's passphrase becomes the vault's. Returns the restored, unlocked vault.
+        With a live vault that opens, `current_passphrase` is required and stays the passphrase of the restored
+        vault. Without a vault - or with a damaged or incomplete one, once the user confirmed (`replace_damaged`)
+        - the backup's passphrase becomes the vault's, and whatever the old vault left (its files, a stale
+        -wal or -shm) is moved into a `damaged-<time>` folder beside it, never deleted and never applied to
+        the restored file. Returns the restored, unlocked vault; `set_aside` names that folder, if any.
         """
         src = Path(src)
         paths.ensure()
-        live = None
-        if cls.exists(paths):
-            if current_passphrase is None:
-                raise WrongPassphraseError("A vault exists here; its current passphrase is needed to replace it.")
-            live = cls.open(paths, current_passphrase)
-        else:
-            file_lock = _acquire(paths)
+        live = cls._live_for_restore(paths, current_passphrase, replace_damaged) if cls.exists(paths) else None
+        file_lock = _acquire(paths) if live is None else None
         verified = paths.data / ".restore-check.db"
         try:
+            for side in ("", "-journal", "-wal", "-shm"):
+                _discard(verified.with_name(verified.name + side))
             slot, key = _unpack_backup(src, backup_passphrase, verified)
             try:
                 conn = _connect(verified, key)
@@ -446,21 +484,54 @@ class Vault:
                     staged = verified
             finally:
                 conn.close()
+            for side in ("-journal", "-wal", "-shm"):  # the check's own side files are not part of the backup
+                _discard(verified.with_name(verified.name + side))
             if live is not None:
                 live._replace_database(staged, live._slot, live._key)
+                files.clean_leftovers(paths)
+                live.set_aside = None
                 return live
+            aside = _set_aside(paths)
             os.replace(staged, paths.vault)
+            kdf.fsync_dir(paths.data)
             kdf.write_atomic(paths.vault_header, kdf.dumps([slot]))
             file_lock.release()
-            return cls.open(paths, backup_passphrase)
+            restored = cls.open(paths, backup_passphrase)
+            restored.set_aside = aside
+            return restored
         except BaseException:
             if live is not None:
                 live.lock()
-            else:
+            elif file_lock is not None:
                 file_lock.release()
             raise
         finally:
             _discard(verified)
+
+    @classmethod
+    def _live_for_restore(cls, paths: Paths, current: str | None, replace_damaged: bool) -> Vault | None:
+        """The live vault, unlocked for a restore; None when it is damaged and the user agreed to replace it."""
+        why = ""
+        if cls.restore_needs_passphrase(paths):
+            if current is None:
+                raise WrongPassphraseError("A vault exists here; its current passphrase is needed to replace it.")
+            try:
+                return cls.open(paths, current)  # a wrong passphrase, a vault in use or a newer one: refused
+            except VaultCorruptError as exc:
+                why = str(exc)
+        elif not paths.vault.exists():
+            why = "its database file vault.db is missing"
+        elif not paths.vault_header.exists():
+            why = "its key file vault.kdf.json is missing"
+        else:
+            why = "its key file vault.kdf.json is damaged"
+        if replace_damaged:
+            return None
+        raise DamagedVaultError(
+            f"The vault in {paths.data} cannot be opened: {why.rstrip('.')}. Restoring the backup replaces it: "
+            "confirm to go ahead (localtune-cli restore FILE --replace-damaged). Its files are then moved into a "
+            "'damaged-...' folder beside it, not deleted."
+        )
 
     def _replace_database(self, staged: Path, slot: kdf.KeySlot, key: bytes) -> None:
         """Swap in a complete, fsynced database file; the header names both keys across the rename."""
@@ -480,11 +551,29 @@ class Vault:
         self._configure()
 
 
+def _set_aside(paths: Paths) -> Path | None:
+    """Move whatever an old or damaged vault left into a new `damaged-<time>` folder; None if nothing was there."""
+    names = [n for n in ("vault.db", "vault.db-wal", "vault.db-shm", "vault.db-journal", "vault.kdf.json",
+                         "vault.db.new") if (paths.data / n).exists()]
+    if not names:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    aside, n = paths.data / f"damaged-{stamp}", 1
+    while aside.exists():
+        n += 1
+        aside = paths.data / f"damaged-{stamp}-{n}"
+    aside.mkdir(mode=0o700)
+    for name in names:
+        os.replace(paths.data / name, aside / name)
+    kdf.fsync_dir(paths.data)
+    return aside
+
+
 def _acquire(paths: Paths):
     from filelock import FileLock, Timeout
 
-    paths.data.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = FileLock(str(paths.lock_file), timeout=0, is_singleton=False)
+    paths.ensure()
+    lock = FileLock(str(paths.lock_file), timeout=0, is_singleton=False, mode=0o600)
     try:
         lock.acquire()
     except Timeout:
@@ -506,7 +595,9 @@ def _check_file_shape(path: Path) -> None:
 
 def _export(conn, dest: Path, key: bytes) -> None:
     """Copy the whole database into a new encrypted file and fsync it."""
-    _discard(dest)
+    for side in ("", "-journal", "-wal", "-shm"):
+        _discard(dest.with_name(dest.name + side))
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite's side files take this mode
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.execute(f"ATTACH DATABASE ? AS export_target KEY {kdf.sql_key(key)}", (str(dest),))
     try:
@@ -524,19 +615,27 @@ def _export(conn, dest: Path, key: bytes) -> None:
 
 
 def _unpack_backup(src: Path, passphrase: str, dest: Path) -> tuple[kdf.KeySlot, bytes]:
+    if src.is_dir():
+        raise InvalidInputError(f"{src} is a folder; give the backup file itself. Nothing was changed.")
     try:
         with open(src, "rb") as f:
             if f.read(len(BACKUP_MAGIC)) != BACKUP_MAGIC:
                 raise VaultCorruptError(f"{src.name} is not a localtune backup (or it is damaged).")
-            slots = kdf.loads(f.readline())
+            slots = kdf.loads(f.readline(_HEADER_LINE_MAX), source=f"The backup {src.name}'s key header")
             slot, key = kdf.unlock_slots(slots, passphrase)[0]
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(f, out, BLOB_CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
     except FileNotFoundError:
         raise NotFoundError(f"There is no backup file at {src}.") from None
     except WrongPassphraseError:
         raise WrongPassphraseError("Wrong passphrase for this backup. Nothing was changed.") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG):
+            raise DiskFullError("The disk is full, so the backup could not be checked. Nothing was changed.") from exc
+        raise InvalidInputError(f"Could not read the backup {src}: {exc.strerror or exc}. Nothing was changed.") from exc
     return slot, key
 
 
