@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from .. import training
 from ..errors import InvalidInputError
 from ..journal.repository import Journal
+from ..vault.files import check_folder_destination
 from .common import confirm, journal_of, note, paths_of, print_json, unlocked
 
 
@@ -28,8 +30,8 @@ def register(commands) -> None:
     p.set_defaults(handler=cmd_names)
     p = commands.add_parser("train", help="train an adapter on the journal, on this computer")
     p.add_argument("--model", help="base model name (default: the starter)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
+    p.add_argument("--epochs", type=_at_least_one)
+    p.add_argument("--max-steps", type=_at_least_one)
     p.add_argument("--name", help="name for the adapter")
     p.add_argument("--resume", action="store_true", help="continue the last interrupted run")
     p.add_argument("--dry-run", action="store_true", help="print the plan and time estimate only")
@@ -72,6 +74,17 @@ def register(commands) -> None:
     p.add_argument("--data", help="an external labelled .jsonl/.csv file (not imported)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval)
+
+
+def _at_least_one(text: str) -> int:
+    """A count the user gives (epochs, steps): a whole number of at least 1 (0 used to mean "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
 
 
 def cmd_check(args) -> int:
@@ -211,6 +224,7 @@ def cmd_adapters(args) -> int:
         elif args.action == "export":
             if not confirm("An adapter can reveal what it was trained on. Write it UNENCRYPTED?", args.yes):
                 raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")
+            check_folder_destination(args.dir, what="adapter", paths=vault.paths)
             print(f"Exported to {training.export_adapter(vault, args.name, args.dir)}")
     return 0
 
@@ -238,10 +252,14 @@ def cmd_models(args) -> int:
 def cmd_analyze(args) -> int:
     from ..engine.generate import Analysis, Piece
 
-    text = sys.stdin.read() if args.text == "-" else args.text
-    if not text.strip():
+    text = None if args.text == "-" else args.text  # "-": read from stdin after the passphrase
+    if text is not None and not text.strip():
         raise InvalidInputError("Give a situation to analyze.")
     with journal_of(args) as journal:
+        if text is None:
+            text = sys.stdin.read()
+            if not text.strip():
+                raise InvalidInputError("Give a situation to analyze: on stdin, after the passphrase line.")
         adapter = args.adapter or training.latest_adapter(journal.vault)
         if not adapter:
             note("No trained adapter yet: showing the generic and few-shot readings. Train one with: localtune-cli train")

@@ -91,6 +91,19 @@ def check_destination(dest: str | os.PathLike, *, what: str, ours: Callable[[byt
     return path
 
 
+def check_folder_destination(dest: str | os.PathLike, *, what: str, paths: Paths | None = None) -> Path:
+    """A folder to write `what` into (created if missing): refused inside the vault's folder or where a file is."""
+    path = Path(os.path.abspath(os.path.expanduser(os.fspath(dest))))
+    folder = _vault_folder_around(Path(os.path.realpath(path)) / "x", paths)
+    if folder is not None:
+        raise UnsafeDestinationError(f"{dest} is inside localtune's vault folder ({folder}); choose a folder "
+                                     f"outside it for the {what}. Nothing was written.")
+    if path.exists() and not path.is_dir():
+        raise UnsafeDestinationError(f"{dest} is a file, not a folder; give a folder for the {what} (it is "
+                                     "created if missing). Nothing was written.")
+    return path
+
+
 def _vault_folder_around(target: Path, paths: Paths | None) -> Path | None:
     """The vault folder `target` is (or lies inside), or None."""
     protected = [Path(os.path.realpath(paths.data))] if paths is not None else []
