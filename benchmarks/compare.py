@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from localtune import privacy
@@ -130,7 +131,7 @@ def time_plain(reader, chat, adapter, tokens) -> tuple[float, float, int]:
 
 
 def child_compare(folder: str, tokens: int, repeats: int, adapter_dir: str) -> dict:
-    from localtune.engine.generate import Analysis, Reader
+    from localtune.engine.generate import GREEDY, Analysis, Reader
 
     reader = Reader.load(folder, device="cpu")
     loaded = rss_now()
@@ -138,7 +139,8 @@ def child_compare(folder: str, tokens: int, repeats: int, adapter_dir: str) -> d
     reader.add_adapter("bench", (adapter_dir / "adapter.safetensors").read_bytes(),
                        json.loads((adapter_dir / "adapter.json").read_text()))
     messages, shots = chats()
-    results = [e for e in reader.compare(messages, adapter="bench", shots=shots, max_new_tokens=tokens)
+    results = [e for e in reader.compare(messages, adapter="bench", shots=shots,
+                                              decoding=replace(GREEDY, max_new_tokens=tokens))
                if isinstance(e, Analysis)]
     rss, end = peak_rss(), rss_now()  # before the timing runs below, which are not part of a comparison
 

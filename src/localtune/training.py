@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .dataset.checks import Report, readiness
-from .dataset.prompts import prompt_messages
+from .dataset.prompts import LABELS, prompt_messages
 from .dataset.redact import Redactor, unique_names
 from .errors import InvalidInputError, NotFoundError
 from .journal.repository import Journal
@@ -28,6 +28,7 @@ ADAPTER_PREFIX = "adapter:"
 CHECKPOINT = "checkpoint:latest"
 NAMES_SETTING = "redaction_names"
 EVALUATIONS = "evaluations"
+DECODING_SETTING = "reading.decoding"
 
 
 def redaction_names(vault: Vault) -> list[str]:
@@ -197,17 +198,49 @@ def few_shot_pool(journal: Journal):
     return report.train
 
 
+def labels_used(examples, fallback=LABELS) -> tuple[str, ...]:
+    """The assessment labels `examples` use, in the usual order (all three when there are none): a journal
+    that never says "mixed" is not scored on "mixed"."""
+    used = {e.label for e in examples}
+    return tuple(label for label in LABELS if label in used) or tuple(fallback)
+
+
+def decoding_settings(vault: Vault) -> dict:
+    """The reading's decoding settings as stored (Settings > Advanced); {} means the defaults."""
+    return dict(vault.get_setting(DECODING_SETTING, {}))
+
+
+def set_decoding_settings(vault: Vault, values: dict) -> dict:
+    """Check and keep decoding settings (only the ones that differ from the defaults are stored)."""
+    from .engine.generate import Decoding
+
+    chosen = Decoding.from_dict(values)  # raises ModelError with every problem at once
+    defaults = Decoding().to_dict()
+    kept = {k: v for k, v in chosen.to_dict().items() if defaults[k] != v and k != "target_tokens"}
+    vault.set_setting(DECODING_SETTING, kept)
+    return kept
+
+
 def compare(vault: Vault, journal: Journal, paths: Paths, situation: str, *, industry: str = "", context: str = "",
-            viewpoint: str = "", adapter: str | None = None, k: int = 3, cancel: CancelToken | None = None) -> Iterator:
-    """Generic, few-shot and tuned readings from one base model; yields Piece and Analysis events."""
+            viewpoint: str = "", adapter: str | None = None, k: int = 3, cancel: CancelToken | None = None,
+            decoding: dict | None = None) -> Iterator:
+    """Generic, few-shot and tuned readings from one base model; yields Piece and Analysis events.
+
+    Decoding: the stored settings, overridden by `decoding`; the length a reading aims for is calibrated from
+    the journal's own analyses, and every column is scored on the labels the journal uses."""
     from .dataset.retrieval import nearest_examples
+    from .engine.generate import Decoding
 
     adapter = adapter or latest_adapter(vault)
     reader = open_reader(vault, paths, adapter)
     messages = prompt_messages(situation=situation, industry=industry, context=context, viewpoint=viewpoint)
     pool = few_shot_pool(journal)
     shots = nearest_examples(pool, situation, k) if pool else ()
-    yield from reader.compare(messages, adapter=adapter, shots=shots, cancel=cancel)
+    values = {**decoding_settings(vault), **(decoding or {})}
+    if "target_tokens" not in values:
+        values["target_tokens"] = reader.answer_length([e.completion for e in pool])
+    yield from reader.compare(messages, adapter=adapter, shots=shots, cancel=cancel,
+                              decoding=Decoding.from_dict(values), labels=labels_used(pool))
 
 
 def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | None = None, data: str | None = None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from localtune.dataset.prompts import Example, completion_text, prompt_messages
-from localtune.engine.generate import Analysis, Piece, Reader
+from localtune.dataset.prompts import LABELS, Example, completion_text, prompt_messages
+from localtune.engine.generate import GREEDY, Analysis, Decoding, Piece, Reader
 from localtune.errors import Cancelled, ModelError
 from localtune.progress import CancelToken
 
@@ -201,7 +202,9 @@ def test_analyze_parses_the_assessment(reader, monkeypatch):
     monkeypatch.setattr(reader, "stream", lambda *a, **k: iter(["Assessment: prob", "lematic\nIt crossed a line."]))
     result = reader.analyze(messages(), column="generic")
     assert (result.assessment, result.text) == ("problematic", "It crossed a line.")
-    assert result.to_dict() == {"assessment": "problematic", "text": "It crossed a line."}
+    assert result.to_dict() | {"notes": []} == {"assessment": "problematic", "text": "It crossed a line.",
+                                                 "stated": "problematic", "stop": "cap", "repeating": False,
+                                                 "notes": []}
 
 
 def _shot(situation, label):
@@ -224,7 +227,7 @@ def test_few_shot_turns_put_the_most_similar_last_and_respect_the_budget(reader)
 def test_compare_writes_each_column_from_one_model(reader):
     reader.add_adapter("v1", *make_adapter(1)[:2])
     events = list(reader.compare(messages(), adapter="v1", shots=[_shot("nurse swapped shifts", "mixed")],
-                                 max_new_tokens=12))
+                                 decoding=replace(GREEDY, max_new_tokens=12)))
     done = [e for e in events if isinstance(e, Analysis)]
     assert [a.column for a in done] == ["generic", "few_shot", "tuned"]
     for a in done:
@@ -233,7 +236,7 @@ def test_compare_writes_each_column_from_one_model(reader):
     assert done[0].raw == reader.generate(messages(), max_new_tokens=12, start="Assessment:")
     assert done[2].raw == reader.generate(messages(), adapter="v1", max_new_tokens=12, start="Assessment:")
     assert done[0].raw != done[2].raw
-    assert [a.column for a in reader.compare(messages(), max_new_tokens=2) if isinstance(a, Analysis)] == ["generic"]
+    assert [a.column for a in reader.compare(messages(), decoding=replace(GREEDY, max_new_tokens=2)) if isinstance(a, Analysis)] == ["generic"]
 
 
 def test_load_from_a_folder_plain_and_4bit(tmp_path):
@@ -250,3 +253,113 @@ def test_load_from_a_folder_plain_and_4bit(tmp_path):
     assert len(list(nf4.token_ids(messages(), adapter="a", max_new_tokens=3))) <= 3
     with pytest.raises(ModelError):
         Reader.load(tmp_path / "nowhere", device="cpu")
+
+
+# --- decoding that cannot loop, answers that end, probabilities ---------------------------------------------
+
+
+def _ngram_repeats(ids, n):
+    grams = [tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)]
+    return len(grams) - len(set(grams))
+
+
+def test_no_repeat_ngrams_removes_the_loops_greedy_decoding_falls_into(reader):
+    greedy = list(reader.token_ids(messages(), max_new_tokens=80))
+    assert _ngram_repeats(greedy, 3) > 0  # the tiny random model loops, as the starter did
+    shaped = list(reader.token_ids(messages(), max_new_tokens=80,
+                                   decoding=Decoding(repetition_penalty=1.3, no_repeat_ngram=3, paragraph_end=False)))
+    assert len(shaped) == 80 and _ngram_repeats(shaped, 3) == 0
+
+
+def test_sampling_is_reproducible_from_its_seed(reader):
+    def sample(seed):
+        return reader.generate(messages(), decoding=Decoding(temperature=1.0, top_p=0.9, seed=seed,
+                                                             paragraph_end=False, max_new_tokens=30))
+
+    assert sample(7) == sample(7)
+    assert len({sample(seed) for seed in range(4)}) > 1
+
+
+def test_decoding_settings_are_checked_and_survive_storage():
+    with pytest.raises(ModelError, match="repetition penalty.*top-p"):
+        Decoding(repetition_penalty=0.5, top_p=0)
+    custom = Decoding(repetition_penalty=1.3, temperature=0.7, seed=3)
+    assert Decoding.from_dict({**custom.to_dict(), "from_a_later_version": 1}) == custom
+    assert Decoding.from_dict(None) == Decoding()
+
+
+def scripted(reader, text: str, monkeypatch, *, eos: bool = True):
+    """Make the model write `text` after "Assessment:" token by token (then the end of turn when `eos`)."""
+    script = reader.tokenizer(text, add_special_tokens=False)["input_ids"]
+    end = reader.tokenizer.eos_token_id
+    vocab = reader.base.config.vocab_size
+    step = iter(range(10_000))
+
+    def forward(input_ids, *, adapter=None, cache=None, logits_to_keep=0):
+        i = next(step)
+        token = script[i] if i < len(script) else (end if eos else script[i % len(script)])
+        logits = torch.zeros(1, 1, vocab)
+        logits[0, 0, token] = 10.0
+        return logits, None
+
+    monkeypatch.setattr(reader, "forward", forward)
+    monkeypatch.setattr(reader, "label_scores", lambda *a, labels=LABELS, **k: {
+        "reasonable": -3.0, "problematic": -1.0, "mixed": -2.0} if "mixed" in labels else
+        {"reasonable": -3.0, "problematic": -1.0})
+
+
+def test_a_reading_stops_at_the_end_of_turn(reader, monkeypatch):
+    scripted(reader, " problematic\nIt crossed a line.", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
+    assert (a.stop, a.text, a.notes) == ("end_of_turn", "It crossed a line.", ())
+
+
+def test_a_reading_stops_at_a_blank_line_after_its_paragraph(reader, monkeypatch):
+    scripted(reader, " problematic\n\nIt crossed a line. Twice.\n\nIn other news, the weather", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
+    assert a.stop == "paragraph" and a.text == "It crossed a line. Twice."  # the blank line after the label is not it
+    scripted(reader, " mixed\nFirst point.\nAssessment: reasonable\nA second opinion", monkeypatch)
+    assert reader.analyze(messages(), decoding=Decoding()).text.startswith("First point.")
+
+
+def test_a_reading_ends_with_a_sentence_near_the_journal_length(reader, monkeypatch):
+    answers = ["Assessment: mixed\n" + "Short and to the point. " * k for k in (2, 3, 4)]
+    target = reader.answer_length(answers)
+    assert target == len(reader.tokenizer(answers[-1], add_special_tokens=False)["input_ids"])
+    scripted(reader, " mixed\n" + "A sentence that goes on for a while. " * 40, monkeypatch, eos=False)
+    a = reader.analyze(messages(), decoding=Decoding(target_tokens=target))
+    assert a.stop == "length" and a.text.endswith(".") and not a.notes
+
+
+def test_a_reading_cut_off_at_the_cap_says_so(reader, monkeypatch):
+    scripted(reader, " mixed\nAn endless sentence without a stop" + " and more" * 80, monkeypatch, eos=False)
+    a = reader.analyze(messages(), decoding=Decoding(max_new_tokens=40))
+    assert a.stop == "cap" and any("Cut off at the length limit (40 tokens)" in n for n in a.notes)
+    assert a.to_dict()["stop"] == "cap"
+
+
+def test_the_badge_is_the_most_likely_label_and_a_disagreeing_text_is_named(reader, monkeypatch):
+    scripted(reader, " reasonable\nIt was fine.", monkeypatch)
+    a = reader.analyze(messages(), labels=LABELS)
+    assert set(a.probabilities) == set(LABELS) and sum(a.probabilities.values()) == pytest.approx(1.0)
+    assert a.assessment == "problematic" and a.stated == "reasonable"
+    assert any("reasonable" in n and "problematic" in n for n in a.notes)
+    assert set(a.to_dict()["probabilities"]) == set(LABELS)
+    only_two = reader.analyze(messages(), labels=("reasonable", "problematic"))
+    assert set(only_two.probabilities) == {"reasonable", "problematic"}
+
+
+def test_real_label_probabilities_sum_to_one_per_column(reader):
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    done = [e for e in reader.compare(messages(), adapter="v1", decoding=replace(Decoding(), max_new_tokens=8))
+            if isinstance(e, Analysis)]
+    for a in done:
+        assert sum(a.probabilities.values()) == pytest.approx(1.0)
+        assert a.assessment == max(a.probabilities, key=a.probabilities.get)
+    assert done[0].probabilities != done[1].probabilities  # the adapter changes what the model finds likely
+
+
+def test_a_looping_reading_is_named_as_repeating(reader, monkeypatch):
+    scripted(reader, " mixed\n" + "The plan was to take on a new team, and " * 6, monkeypatch, eos=True)
+    a = reader.analyze(messages(), decoding=GREEDY)
+    assert a.repeating and any("repeating itself" in n for n in a.notes)

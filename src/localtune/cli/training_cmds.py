@@ -68,6 +68,13 @@ def register(commands) -> None:
     p.add_argument("--viewpoint", default="")
     p.add_argument("--compare", action="store_true", help="all three columns (default: tuned, or generic without an adapter)")
     p.add_argument("--json", action="store_true")
+    g = p.add_argument_group("decoding", "how the readings are written (defaults: Settings > Advanced in the app)")
+    g.add_argument("--repetition-penalty", type=float, help="> 1 makes repeated words less likely; 1 turns it off")
+    g.add_argument("--no-repeat-ngram", type=int, help="no phrase of this many tokens twice; 0 turns it off")
+    g.add_argument("--temperature", type=float, help="0 (default) writes the most likely text; above 0 samples")
+    g.add_argument("--top-p", type=float, help="when sampling, only from the most likely tokens up to this share")
+    g.add_argument("--seed", type=int, help="when sampling, the same seed gives the same reading")
+    g.add_argument("--max-tokens", type=int, dest="max_new_tokens", help="hard length limit of a reading")
     p.set_defaults(handler=cmd_analyze)
     p = commands.add_parser("eval", help="measure base, few-shot and tuned on held-out entries")
     p.add_argument("--adapter")
@@ -264,8 +271,10 @@ def cmd_analyze(args) -> int:
         if not adapter:
             note("No trained adapter yet: showing the generic and few-shot readings. Train one with: localtune-cli train")
         results, current = {}, None
+        decoding = {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k) is not None}
         for event in training.compare(journal.vault, journal, paths_of(args), text, industry=args.industry,
-                                      context=args.context, viewpoint=args.viewpoint, adapter=adapter):
+                                      context=args.context, viewpoint=args.viewpoint, adapter=adapter,
+                                      decoding=decoding):
             if isinstance(event, Piece) and not args.json:
                 if event.column != current:
                     current = event.column
@@ -274,10 +283,23 @@ def cmd_analyze(args) -> int:
             elif isinstance(event, Analysis):
                 results[event.column] = event.to_dict()
                 if not args.json:
-                    print(f"\n[{event.column}: {event.assessment}]", flush=True)
+                    print(f"\n[{event.column}: {_badge(event)}]", flush=True)
+                    for line in event.notes:
+                        print(f"! {line}", flush=True)
     if args.json:
         print_json({col: results.get(col) for col in ("generic", "few_shot", "tuned")})
     return 0
+
+
+DECODING_FLAGS = ("repetition_penalty", "no_repeat_ngram", "temperature", "top_p", "seed", "max_new_tokens")
+
+
+def _badge(analysis) -> str:
+    """"problematic (reasonable 21%, problematic 64%, mixed 15%)": the badge and how likely each label is."""
+    if not analysis.probabilities:
+        return analysis.assessment
+    shares = ", ".join(f"{label} {p:.0%}" for label, p in analysis.probabilities.items())
+    return f"{analysis.assessment} ({shares})"
 
 
 def cmd_eval(args) -> int:

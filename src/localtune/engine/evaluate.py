@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..dataset import metrics
-from ..dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example
+from ..dataset.prompts import LABELS, Example
 from ..dataset.retrieval import Retriever, example_text, nearest_examples
 from ..progress import CancelToken
 from .generate import CONTEXT_BUDGET, Reader
@@ -47,41 +47,10 @@ class Evaluation:
         return self.comparison.to_dict()
 
 
-def _continuations(reader: Reader, labels: Sequence[str]) -> list[list[int]]:
-    # Tokenized apart from the prompt, as training tokenizes the completion, so the boundary is the same.
-    return [reader.tokenizer(f"{ASSESSMENT_PREFIX}{label}", add_special_tokens=False)["input_ids"]
-            for label in labels]
-
-
 def score_labels(reader: Reader, messages: Sequence[dict], *, adapter: str | None = None,
                  labels: Sequence[str] = LABELS) -> dict[str, float]:
-    """Sum of token log-probs of each label's completion after the prompt.
-
-    The completions share their start ("Assessment:"), so the prompt and that shared start run once; only
-    the differing tails run again, as one small batch on a copy of the cache.
-    """
-    import torch
-
-    conts = _continuations(reader, labels)
-    shared = 0
-    while all(len(c) > shared for c in conts) and len({c[shared] for c in conts}) == 1:
-        shared += 1
-    head = reader.encode(messages) + conts[0][:shared]
-    logits, cache = reader.forward(torch.tensor([head]), adapter=adapter, logits_to_keep=shared + 1)
-    logp = logits[0].float().log_softmax(-1)  # positions predicting the shared tokens, then the next one
-    base_score = sum(float(logp[i, conts[0][i]]) for i in range(shared))
-    tails = [c[shared:] for c in conts]
-    scores = [base_score + (float(logp[shared, t[0]]) if t else 0.0) for t in tails]
-    width = max(len(t) for t in tails) - 1
-    if width > 0:
-        pad = reader.tokenizer.pad_token_id or 0
-        # Right padding needs no mask: a causal model never lets a real token see the padding after it.
-        batch = torch.tensor([(t[:-1] + [pad] * width)[:width] if t else [pad] * width for t in tails])
-        cache.batch_repeat_interleave(len(tails))
-        more = reader.forward(batch, adapter=adapter, cache=cache)[0].float().log_softmax(-1)
-        for row, t in enumerate(tails):
-            scores[row] += sum(float(more[row, j - 1, t[j]]) for j in range(1, len(t)))
-    return dict(zip(labels, scores, strict=True))
+    """Sum of token log-probs of each label's completion after the prompt (see `Reader.label_scores`)."""
+    return reader.label_scores(messages, adapter=adapter, labels=labels)
 
 
 def _scored(scores: dict[str, float]) -> Scored:

@@ -5,8 +5,11 @@ runs it with the most similar journal examples as earlier turns of the chat, *tu
 enabled. Adapters arrive as bytes (safetensors) plus their PEFT config, as the vault stores them, and switching
 between them changes a flag on the LoRA layers, not the weights of the base.
 
-Generation is a plain greedy loop with a KV cache: the cancel token is checked before every forward pass, so
-a stream stops within one token, and each yielded piece is text the user can already read.
+Generation is a loop with a KV cache, one token per forward pass, that shapes the next-token scores with
+transformers' own logits processors (repetition penalty, no repeated n-grams, optional temperature/top-p with a
+fixed seed) and ends with its stopping criteria (end of turn, a blank line after the paragraph, a length
+calibrated from the journal's own analyses). The cancel token is checked before every forward pass, so a
+stream stops within one token, and each yielded piece is text the user can already read.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 
-from ..dataset.prompts import ASSESSMENT_PREFIX, Example, parse_completion
+from ..dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example, parse_completion
+from ..dataset.reading_quality import repetition, stated_assessment
 from ..errors import ModelError
 from ..progress import CancelToken
 from . import model_load_lock
 from .data import render_prompt
 
-MAX_NEW_TOKENS = 256  # an assessment and a short paragraph
+MAX_NEW_TOKENS = 256  # the hard cap: an assessment and a short paragraph fit well within it
 CONTEXT_BUDGET = 2048  # tokens a few-shot prompt may take (SmolLM2 reads 8k; smaller keeps CPUs quick)
 COLUMNS = ("generic", "few_shot", "tuned")
 ANSWER_START = ASSESSMENT_PREFIX.rstrip()  # "Assessment:" -- the label's space belongs to the label's token
@@ -33,16 +39,161 @@ _UNSET = object()
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """A finished reading: the parsed assessment and analysis, and the text as generated."""
+class Decoding:
+    """How a reading is decoded. The defaults were picked by measurement on the starter model and the demo journal
+    (benchmarks/reading_quality.py); `GREEDY` is plain greedy decoding with nothing but the end of turn."""
 
-    column: str
-    assessment: str  # reasonable | problematic | mixed | unclear
-    text: str
-    raw: str
+    repetition_penalty: float = 1.15  # > 1 makes tokens already in the answer less likely (1: off)
+    no_repeat_ngram: int = 4  # no phrase of this many tokens twice in one answer (0: off)
+    temperature: float = 0.0  # 0: greedy (the most likely token); > 0 samples, reproducibly from `seed`
+    top_p: float = 1.0  # when sampling, only from the most likely tokens that make up this much probability
+    seed: int = 0
+    max_new_tokens: int = MAX_NEW_TOKENS  # the hard cap; a reading stopped by it says so
+    paragraph_end: bool = True  # stop at a blank line once the paragraph has begun
+    target_tokens: int = 0  # the journal's own analysis length: once reached, stop at the next sentence end (0: off)
+
+    def __post_init__(self):
+        problems = []
+        if not 1.0 <= self.repetition_penalty <= 3.0:
+            problems.append("the repetition penalty must be between 1 (off) and 3")
+        if not 0 <= self.no_repeat_ngram <= 16:
+            problems.append("the no-repeat phrase length must be between 0 (off) and 16 tokens")
+        if not 0.0 <= self.temperature <= 5.0:
+            problems.append("the temperature must be between 0 (greedy) and 5")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append("top-p must be above 0 and at most 1")
+        if not 1 <= self.max_new_tokens <= 4096:
+            problems.append("the length limit must be between 1 and 4096 tokens")
+        if self.target_tokens < 0:
+            problems.append("the target length cannot be negative")
+        if problems:
+            raise ModelError("Decoding settings: " + "; ".join(problems) + ".")
+
+    @property
+    def sampling(self) -> bool:
+        return self.temperature > 0
 
     def to_dict(self) -> dict:
-        return {"assessment": self.assessment, "text": self.text}
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping | None) -> Decoding:
+        """From stored settings; unknown keys (from another version) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(values or {}).items() if k in known})
+
+    def processors(self):
+        """transformers' logits processors for these settings, in the order `generate` applies them."""
+        from transformers import (
+            LogitsProcessorList,
+            NoRepeatNGramLogitsProcessor,
+            RepetitionPenaltyLogitsProcessor,
+            TemperatureLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        out = LogitsProcessorList()
+        if self.repetition_penalty != 1.0:
+            out.append(RepetitionPenaltyLogitsProcessor(self.repetition_penalty))
+        if self.no_repeat_ngram:
+            out.append(NoRepeatNGramLogitsProcessor(self.no_repeat_ngram))
+        if self.sampling:
+            if self.temperature != 1.0:
+                out.append(TemperatureLogitsWarper(self.temperature))
+            if self.top_p < 1.0:
+                out.append(TopPLogitsWarper(self.top_p))
+        return out
+
+
+GREEDY = Decoding(repetition_penalty=1.0, no_repeat_ngram=0, paragraph_end=False)
+
+
+def _stopping(tokenizer, decoding: Decoding) -> list[tuple[str, object]]:
+    """(reason, transformers StoppingCriteria) pairs checked after every token; each sees the answer so far."""
+    from transformers import StoppingCriteria
+
+    def text_of(input_ids) -> str:
+        return tokenizer.decode(input_ids[0].tolist(), skip_special_tokens=True)
+
+    class ParagraphEnd(StoppingCriteria):
+        """A blank line after the paragraph (the assessment line alone does not count), or a second
+        "Assessment:" line: one reading is one paragraph, as in the journal."""
+
+        def __call__(self, input_ids, scores, **kwargs):
+            body = _ASSESSMENT_LINE.sub("", text_of(input_ids), count=1).lstrip()
+            done = bool(body) and ("\n\n" in body or "\nassessment:" in body.lower())
+            return _flag(input_ids, done)
+
+    class SentenceEndAfter(StoppingCriteria):
+        """At least `length` tokens, and the text ends a sentence."""
+
+        def __init__(self, length: int):
+            self.length = length
+
+        def __call__(self, input_ids, scores, **kwargs):
+            done = input_ids.shape[-1] >= self.length and _ends_sentence(text_of(input_ids))
+            return _flag(input_ids, done)
+
+    out: list[tuple[str, object]] = []
+    if decoding.paragraph_end:
+        out.append(("paragraph", ParagraphEnd()))
+    if decoding.target_tokens:
+        out.append(("length", SentenceEndAfter(decoding.target_tokens)))
+    return out
+
+
+_ASSESSMENT_LINE = re.compile(r"^\s*assessment\s*:\s*\**\s*[a-z]*[\s.*:]*", re.IGNORECASE)
+
+
+def _flag(input_ids, done: bool):
+    import torch
+
+    return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+
+def _ends_sentence(text: str) -> bool:
+    stripped = text.rstrip(" \"')\u201d\u2019")
+    return stripped.endswith((".", "!", "?")) and not stripped.endswith("..")
+
+
+def calibrated_length(token_counts: Sequence[int], *, quantile: float = 0.9, cap: int = MAX_NEW_TOKENS) -> int:
+    """The target length of a reading from the lengths (in tokens) of the journal's own answers: their 90th
+    percentile, so most readings end with a sentence near where the journal's analyses end; 0 without any."""
+    counts = sorted(c for c in token_counts if c > 0)
+    if not counts:
+        return 0
+    return min(cap, counts[min(len(counts) - 1, int(quantile * len(counts)))])
+
+
+def probabilities(scores: Mapping[str, float]) -> dict[str, float]:
+    """Softmax of summed log-probabilities over the labels: how likely each label is, relative to the others."""
+    top = max(scores.values())
+    weights = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A finished reading: the badge (the most likely label, or the stated one when none was scored), the
+    analysis text, the text as generated, why it stopped, and what a reader should know about it."""
+
+    column: str
+    assessment: str  # reasonable | problematic | mixed | unclear -- the badge
+    text: str
+    raw: str
+    stop: str = "end_of_turn"  # end_of_turn | paragraph | length | cap
+    probabilities: dict[str, float] = field(default_factory=dict)  # label -> likelihood share (sums to 1)
+    stated: str = "unclear"  # the assessment the text itself states
+    notes: tuple[str, ...] = ()  # plain words: cut off, repeating itself, text and badge disagree
+    repeating: bool = False
+
+    def to_dict(self) -> dict:
+        out = {"assessment": self.assessment, "text": self.text}
+        if self.probabilities:
+            out["probabilities"] = {k: round(v, 4) for k, v in self.probabilities.items()}
+        out.update(stated=self.stated, stop=self.stop, repeating=self.repeating, notes=list(self.notes))
+        return out
 
 
 @dataclass(frozen=True)
@@ -256,49 +407,112 @@ class Reader:
                 return chat
             shots.pop()
 
+    # --- label likelihood ------------------------------------------------------------------------------
+
+    def label_scores(self, messages: Sequence[Mapping], *, adapter: str | None = None,
+                     labels: Sequence[str] = LABELS) -> dict[str, float]:
+        """Sum of token log-probs of each label's completion (`Assessment: <label>`) after the prompt.
+
+        The completions share their start ("Assessment:"), so the prompt and that shared start run once; only
+        the differing tails run again, as one small batch on the cache.
+        """
+        import torch
+
+        # Tokenized apart from the prompt, as training tokenizes the completion, so the boundary is the same.
+        conts = [self.tokenizer(f"{ASSESSMENT_PREFIX}{label}", add_special_tokens=False)["input_ids"]
+                 for label in labels]
+        shared = 0
+        while all(len(c) > shared for c in conts) and len({c[shared] for c in conts}) == 1:
+            shared += 1
+        head = self.encode(messages) + conts[0][:shared]
+        logits, cache = self.forward(torch.tensor([head]), adapter=adapter, logits_to_keep=shared + 1)
+        logp = logits[0].float().log_softmax(-1)  # positions predicting the shared tokens, then the next one
+        base_score = sum(float(logp[i, conts[0][i]]) for i in range(shared))
+        tails = [c[shared:] for c in conts]
+        scores = [base_score + (float(logp[shared, t[0]]) if t else 0.0) for t in tails]
+        width = max(len(t) for t in tails) - 1
+        if width > 0:
+            pad = self.tokenizer.pad_token_id or 0
+            # Right padding needs no mask: a causal model never lets a real token see the padding after it.
+            batch = torch.tensor([(t[:-1] + [pad] * width)[:width] if t else [pad] * width for t in tails])
+            cache.batch_repeat_interleave(len(tails))
+            more = self.forward(batch, adapter=adapter, cache=cache)[0].float().log_softmax(-1)
+            for row, t in enumerate(tails):
+                scores[row] += sum(float(more[row, j - 1, t[j]]) for j in range(1, len(t)))
+        return dict(zip(labels, scores, strict=True))
+
+    def answer_length(self, completions: Sequence[str]) -> int:
+        """The reading length calibrated from the journal's own answers (see `calibrated_length`), in tokens."""
+        return calibrated_length([len(self.tokenizer(c, add_special_tokens=False)["input_ids"])
+                                  for c in completions])
+
     # --- generation -----------------------------------------------------------------------------------
 
     def token_ids(self, messages: Sequence[Mapping], *, adapter: str | None = None,
-                  cancel: CancelToken | None = None, max_new_tokens: int = MAX_NEW_TOKENS) -> Iterator[int]:
-        """The greedy continuation's token ids, one at a time (EOS not included)."""
+                  cancel: CancelToken | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
+                  decoding: Decoding = GREEDY) -> Iterator[int]:
+        """The continuation's token ids, one at a time (EOS not included); plain greedy by default."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelError(f"No adapter named {adapter!r} is loaded.")  # now, not at the first next()
-        return self._token_ids(self.encode(messages), adapter, cancel, max_new_tokens)
+        decoding = replace(decoding, max_new_tokens=max_new_tokens)
+        return self._token_ids(self.encode(messages), [], adapter, cancel, decoding, _Stopped())
 
-    def _token_ids(self, ids: list[int], adapter: str | None, cancel: CancelToken | None,
-                   max_new_tokens: int) -> Iterator[int]:
+    def _token_ids(self, ids: list[int], lead: list[int], adapter: str | None, cancel: CancelToken | None,
+                   decoding: Decoding, stopped: _Stopped) -> Iterator[int]:
+        """Generated ids after `ids + lead`; `stopped.reason` says why it ended. The processors and stopping
+        criteria see the answer only (lead and generated tokens): the prompt's words are the situation's, and
+        penalising them would push the answer away from the situation and the few-shot examples' labels."""
         import torch
 
-        x, cache = torch.tensor([ids]), None
-        for _ in range(max_new_tokens):
+        processors = decoding.processors()
+        criteria = _stopping(self.tokenizer, decoding)
+        rng = torch.Generator().manual_seed(decoding.seed) if decoding.sampling else None
+        answer = torch.tensor([lead], dtype=torch.long)
+        x, cache = torch.tensor([ids + lead]), None
+        for _ in range(decoding.max_new_tokens):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             logits, cache = self.forward(x, adapter=adapter, cache=cache, logits_to_keep=1)
-            token = int(logits[0, -1].argmax())
+            scores = processors(answer, logits[:, -1].float().cpu())
+            if rng is not None:
+                token = int(torch.multinomial(scores.softmax(-1), 1, generator=rng)[0, 0])
+            else:
+                token = int(scores[0].argmax())
             if token in self.eos_ids:
+                stopped.reason = "end_of_turn"
                 return
             yield token
+            answer = torch.cat([answer, torch.tensor([[token]])], dim=1)
+            for reason, criterion in criteria:
+                if bool(criterion(answer, scores)[0]):
+                    stopped.reason = reason
+                    return
             x = torch.tensor([[token]])
+        stopped.reason = "cap"
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     def stream(self, messages: Sequence[Mapping], *, adapter: str | None = None, cancel: CancelToken | None = None,
-               max_new_tokens: int = MAX_NEW_TOKENS, start: str = "") -> Iterator[str]:
-        """Greedy text pieces as they are generated; raises Cancelled (between tokens) when `cancel` is set.
+               max_new_tokens: int | None = None, start: str = "", decoding: Decoding = GREEDY,
+               stopped: _Stopped | None = None) -> Iterator[str]:
+        """Text pieces as they are generated; raises Cancelled (between tokens) when `cancel` is set.
 
-        `start` is put in the model's mouth: the answer begins with it (and so do the yielded pieces).
+        `start` is put in the model's mouth: the answer begins with it (and so do the yielded pieces). When the
+        stream ends, `stopped.reason` (pass a `_Stopped`) says why. Plain greedy unless `decoding` says otherwise.
         """
         if adapter is not None and adapter not in self.adapters:
             raise ModelError(f"No adapter named {adapter!r} is loaded.")  # now, not at the first next()
+        if max_new_tokens is not None:
+            decoding = replace(decoding, max_new_tokens=max_new_tokens)
         lead = self.tokenizer(start, add_special_tokens=False)["input_ids"] if start else []
-        return self._pieces(self.encode(messages), lead, adapter, cancel, max_new_tokens)
+        return self._pieces(self.encode(messages), lead, adapter, cancel, decoding, stopped or _Stopped())
 
-    def _pieces(self, ids, lead, adapter, cancel, max_new_tokens) -> Iterator[str]:
+    def _pieces(self, ids, lead, adapter, cancel, decoding, stopped) -> Iterator[str]:
         # Decoding the lead with the rest keeps tokenizers that drop a leading space (SentencePiece) honest.
         got = list(lead)
         shown = 0
-        for token in self._token_ids(ids + got, adapter, cancel, max_new_tokens):
+        for token in self._token_ids(ids, lead, adapter, cancel, decoding, stopped):
             got.append(token)
             text = self.decode(got)
             if text.endswith("\ufffd"):
@@ -314,21 +528,28 @@ class Reader:
         return "".join(self.stream(messages, **kw))
 
     def analyze(self, messages: Sequence[Mapping], *, adapter: str | None = None, column: str = "",
-                cancel: CancelToken | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
-                start: str = ANSWER_START) -> Analysis:
+                cancel: CancelToken | None = None, decoding: Decoding | None = None,
+                start: str = ANSWER_START, labels: Sequence[str] | None = None) -> Analysis:
         """Generate a reading and parse it into (assessment, analysis).
 
         By default the answer is started with "Assessment:", so that even a model that was never tuned has
-        to commit to a label first (otherwise small models often ramble and the reading is "unclear").
+        to commit to a label first (otherwise small models often ramble and the reading is "unclear"). With
+        `labels`, the badge is the most likely of them by label likelihood, and their probabilities come along.
         """
-        return _finish(column, self.stream(messages, adapter=adapter, cancel=cancel, max_new_tokens=max_new_tokens,
-                                           start=start))
+        decoding = decoding or Decoding()
+        scores = self.label_scores(messages, adapter=adapter, labels=labels) if labels else None
+        stopped = _Stopped()
+        pieces = self.stream(messages, adapter=adapter, cancel=cancel, decoding=decoding, start=start,
+                             stopped=stopped)
+        return _finish(column, list(pieces), stopped.reason, scores, decoding)
 
     def compare(self, messages: Sequence[Mapping], *, adapter: str | None = None, shots: Sequence[Example] = (),
-                cancel: CancelToken | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
-                budget: int = CONTEXT_BUDGET, start: str = ANSWER_START) -> Iterator[Piece | Analysis]:
+                cancel: CancelToken | None = None, decoding: Decoding | None = None,
+                budget: int = CONTEXT_BUDGET, start: str = ANSWER_START,
+                labels: Sequence[str] | None = LABELS) -> Iterator[Piece | Analysis]:
         """The columns one after another: generic, few-shot (when there are shots), tuned (when an adapter is
-        named). Yields Piece events while a column is written and its Analysis when it is done."""
+        named). Yields Piece events while a column is written and its Analysis when it is done; each column's
+        badge is its most likely label among `labels` (None: the label its text states)."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelError(f"No adapter named {adapter!r} is loaded.")
         columns = [("generic", messages, None)]
@@ -336,19 +557,41 @@ class Reader:
             columns.append(("few_shot", self.few_shot_messages(messages, shots, budget=budget), None))
         if adapter is not None:
             columns.append(("tuned", messages, adapter))
-        return self._compare(columns, cancel, max_new_tokens, start)
+        return self._compare(columns, cancel, decoding or Decoding(), start, labels)
 
-    def _compare(self, columns, cancel, max_new_tokens, start) -> Iterator[Piece | Analysis]:
+    def _compare(self, columns, cancel, decoding, start, labels) -> Iterator[Piece | Analysis]:
         for column, chat, adapter in columns:
-            pieces = []
-            for text in self.stream(chat, adapter=adapter, cancel=cancel, max_new_tokens=max_new_tokens,
-                                    start=start):
+            scores = self.label_scores(chat, adapter=adapter, labels=labels) if labels else None
+            pieces, stopped = [], _Stopped()
+            for text in self.stream(chat, adapter=adapter, cancel=cancel, decoding=decoding, start=start,
+                                    stopped=stopped):
                 pieces.append(text)
                 yield Piece(column, text)
-            yield _finish(column, pieces)
+            yield _finish(column, pieces, stopped.reason, scores, decoding)
 
 
-def _finish(column: str, pieces) -> Analysis:
+class _Stopped:
+    """Why a stream ended: end_of_turn | paragraph | length | cap (set when it ends)."""
+
+    reason = "cap"
+
+
+def _finish(column: str, pieces, stop: str = "end_of_turn", scores: Mapping[str, float] | None = None,
+            decoding: Decoding | None = None) -> Analysis:
     raw = "".join(pieces)
-    assessment, text = parse_completion(raw)
-    return Analysis(column, assessment, text, raw)
+    stated, text = parse_completion(raw)
+    if stated == "unclear":
+        stated = stated_assessment(text) or "unclear"
+    notes = []
+    repeats = repetition(text)
+    if repeats:
+        notes.append(repeats)
+    if stop == "cap":
+        cap = (decoding or Decoding()).max_new_tokens
+        notes.append(f"Cut off at the length limit ({cap} tokens): the reading did not finish.")
+    probs = probabilities(scores) if scores else {}
+    badge = max(probs, key=probs.__getitem__) if probs else stated
+    if probs and stated != "unclear" and stated != badge:
+        notes.append(f"The text says \u201c{stated}\u201d, but by likelihood the model finds \u201c{badge}\u201d "
+                     f"more likely ({probs[badge]:.0%} vs {probs.get(stated, 0.0):.0%}).")
+    return Analysis(column, badge, text, raw, stop, probs, stated, tuple(notes), bool(repeats))

@@ -1,0 +1,179 @@
+"""Are the readings worth reading? Before/after decoding measures on the demo's held-out situations.
+
+    .venv/bin/python benchmarks/reading_quality.py [--models-dir DIR] [--n 24] [--adapter PEFT_DIR]
+        [--columns generic,few_shot,tuned] [--grid] [--show 1] [--json OUT]
+
+"before" is plain greedy decoding up to 256 tokens, the badge being the label the text states (what `analyze`
+did before issue 17); "after" is the default `Decoding` with the length calibrated from the journal's own
+analyses and the badge by label likelihood. Per setting and column:
+
+- loops: share of readings with a 4-word phrase repeated 3+ times (goal 0 %)
+- distinct-2: share of distinct word pairs (higher is more varied)
+- words: mean words of the analysis (the journal's own analyses: 80-130 words)
+- ended: share of readings that ended before the cap (end of turn, paragraph end or calibrated length)
+- F1: token-F1 of the analysis against the journal's own analysis of that perspective
+- agree: share of readings whose text states the badge's label (of those that state one)
+- tok/s: generated tokens per second of generation (label scoring excluded)
+
+`--grid` tries several repetition penalties and no-repeat sizes on the generic and few-shot columns (how the
+defaults were picked). `--adapter` takes a PEFT folder (`localtune-cli adapters export NAME DIR --yes`) for
+the tuned column. The starter model runs in fp32 on the CPU, like the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from localtune import privacy
+
+privacy.harden()
+
+from localtune.dataset import reading_quality as rq  # noqa: E402
+from localtune.dataset.prompts import parse_completion  # noqa: E402
+
+
+def held_out(n: int):
+    """(held-out examples, training pool) of the demo journal, split as `localtune-cli train` splits it."""
+    from localtune.dataset.checks import readiness
+    from localtune.dataset.redact import Redactor
+    from localtune.journal.demo import load_demo
+
+    report = readiness(load_demo().scenarios, redactor=Redactor([]))
+    # One perspective per scenario, spread over the held-out split: different situations, not the same twice.
+    seen, picked = set(), []
+    for e in report.eval:
+        if e.group not in seen:
+            seen.add(e.group)
+            picked.append(e)
+    return picked[:n], report.train
+
+
+def token_f1(a: str, b: str) -> float:
+    x, y = Counter(rq.words(a)), Counter(rq.words(b))
+    common = sum((x & y).values())
+    if not common:
+        return 0.0
+    p, r = common / sum(x.values()), common / sum(y.values())
+    return 2 * p * r / (p + r)
+
+
+def read_all(reader, examples, pool, columns, decoding, labels, adapter):
+    from localtune.dataset.retrieval import Retriever, example_text, nearest_examples
+    from localtune.engine.generate import Analysis, Piece
+
+    retriever = Retriever([example_text(e) for e in pool])
+    rows = []
+    for e in examples:
+        shots = nearest_examples(pool, e, 3, retriever=retriever)
+        start = time.perf_counter()
+        for event in reader.compare(e.messages, adapter=adapter, shots=shots, decoding=decoding, labels=labels):
+            if isinstance(event, Piece):
+                continue
+            assert isinstance(event, Analysis)
+            spent = time.perf_counter() - start
+            start = time.perf_counter()
+            if event.column in columns:
+                rows.append({"column": event.column, "analysis": event, "gold": parse_completion(e.completion)[1],
+                             "tokens": len(reader.tokenizer(event.raw, add_special_tokens=False)["input_ids"]),
+                             "seconds": spent})
+    return rows
+
+
+def measures(rows) -> dict:
+    out = {}
+    for column in dict.fromkeys(r["column"] for r in rows):
+        rs = [r for r in rows if r["column"] == column]
+        texts = [r["analysis"].text for r in rs]
+        stating = [r for r in rs if r["analysis"].stated != "unclear"]
+        out[column] = {
+            "n": len(rs),
+            "loops": sum(rq.most_repeated(t)[1] >= rq.REPEAT_TIMES for t in texts) / len(rs),
+            "distinct2": statistics.mean(rq.distinct_n(t, 2) for t in texts),
+            "words": statistics.mean(len(rq.words(t)) for t in texts),
+            "ended": sum(r["analysis"].stop != "cap" for r in rs) / len(rs),
+            "f1": statistics.mean(token_f1(r["analysis"].text, r["gold"]) for r in rs),
+            "agree": (sum(r["analysis"].stated == r["analysis"].assessment for r in stating) / len(stating)
+                      if stating else None),
+            "tps": sum(r["tokens"] for r in rs) / sum(r["seconds"] for r in rs),
+        }
+    return out
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = ["| decoding | column | loops | distinct-2 | words | ended | token-F1 | text = badge | tok/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for setting, cols in results.items():
+        for column, m in cols.items():
+            agree = "–" if m["agree"] is None else f"{m['agree']:.0%}"
+            lines.append(f"| {setting} | {column} | {m['loops']:.0%} | {m['distinct2']:.2f} | {m['words']:.0f} | "
+                         f"{m['ended']:.0%} | {m['f1']:.2f} | {agree} | {m['tps']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", help="where the starter is (or is converted to); default: a cache folder")
+    parser.add_argument("--n", type=int, default=24, help="held-out situations (one perspective each)")
+    parser.add_argument("--columns", default="generic,few_shot,tuned")
+    parser.add_argument("--adapter", help="a PEFT folder for the tuned column")
+    parser.add_argument("--grid", action="store_true", help="try several repetition settings (generic, few-shot)")
+    parser.add_argument("--show", type=int, default=1, help="print this many readings per column and setting")
+    parser.add_argument("--json", help="write the measures here")
+    args = parser.parse_args(argv)
+
+    from localtune.engine import load_libraries
+    from localtune.engine.generate import GREEDY, MAX_NEW_TOKENS, Decoding, Reader
+    from localtune.engine.models import ensure_starter
+
+    load_libraries()
+    folder = ensure_starter(args.models_dir or Path.home() / ".cache" / "localtune-bench" / "models")
+    reader = Reader.load(folder, device="cpu")
+    adapter = None
+    if args.adapter:
+        from localtune.engine.adapters import CONFIG_FILE
+
+        peft_dir = Path(args.adapter)
+        config = json.loads((peft_dir / CONFIG_FILE).read_text())
+        reader.add_adapter("tuned", (peft_dir / "adapter_model.safetensors").read_bytes(), config)
+        adapter = "tuned"
+    examples, pool = held_out(args.n)
+    columns = [c for c in args.columns.split(",") if c != "tuned" or adapter]
+    target = reader.answer_length([e.completion for e in pool])
+    labels = tuple(sorted({e.label for e in pool}))
+    print(f"{len(examples)} held-out situations, {len(pool)} training examples; calibrated length {target} "
+          f"tokens (cap {MAX_NEW_TOKENS})", file=sys.stderr)
+
+    settings = {"before (greedy)": (replace(GREEDY, max_new_tokens=MAX_NEW_TOKENS), None),
+                "after (default)": (Decoding(target_tokens=target), labels)}
+    if args.grid:
+        columns = [c for c in columns if c != "tuned"]
+        settings = {"greedy": settings["before (greedy)"]}
+        for penalty, ngram in ((1.0, 4), (1.1, 4), (1.15, 4), (1.2, 4), (1.3, 4), (1.15, 3), (1.15, 0)):
+            settings[f"penalty {penalty}, no-repeat {ngram}"] = (
+                Decoding(repetition_penalty=penalty, no_repeat_ngram=ngram, target_tokens=target), labels)
+    results, shown = {}, []
+    for name, (decoding, scored) in settings.items():
+        rows = read_all(reader, examples, pool, columns, decoding, scored, adapter)
+        results[name] = measures(rows)
+        print(table({name: results[name]}).splitlines()[-len(results[name]):][0], file=sys.stderr, flush=True)
+        for column in columns:
+            for r in [r for r in rows if r["column"] == column][:args.show]:
+                a = r["analysis"]
+                shown.append(f"--- {name} / {column}: badge {a.assessment} {a.probabilities and {k: round(v, 2) for k, v in a.probabilities.items()}}, "
+                             f"stated {a.stated}, stop {a.stop}\n{a.text}\n" + "".join(f"  ! {n}\n" for n in a.notes))
+    print("\n".join(shown))
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
