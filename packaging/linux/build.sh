@@ -36,6 +36,9 @@ PY="$ROOT/.venv/bin/python"
 # The lock holds PyInstaller; only a Python without a lock (dev.py says so) needs the extra here.
 "$PY" -c "import PyInstaller" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[package]"
 
+# PyInstaller imports the libraries to analyse them: keep that offline too (bitsandbytes would try to fetch a
+# kernel from the Hub on CPUs with AVX512-BF16).
+export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 USE_HUB_KERNELS=NO DISABLE_KERNEL_MAPPING=1
 APP="$BUILD_DIR/dist/localtune"
 if [[ "${SKIP_FREEZE:-}" != 1 || ! -x "$APP/localtune" ]]; then
     echo "== freezing with PyInstaller (several minutes)"
