@@ -373,6 +373,8 @@ def check_pytest(env: dict, work: Path, fuzz: int, stateful: int) -> None:
         ("5 bad input", "corrupt-file suite", ["tests/vault/test_vault.py", "-k", "corrupt or bad_backup or damaged"]),
         ("5 bad input", f"fuzzed importers ({fuzz} cases per property, 5 properties)",
          ["tests/journal/test_import_fuzz.py", "tests/journal/test_io.py"]),
+        ("5 bad input", f"any destination path, any key-header parameter, any CSV with one bad row ({fuzz} cases)",
+         ["tests/vault/test_destinations.py", "tests/vault/test_header_bounds.py", "tests/journal/test_csv_rows.py"]),
         ("5 bad input", f"stateful vault test ({stateful} sequences of up to 30 steps)",
          ["tests/test_stateful_vault.py"]),
         ("6 lock", "idle lock on a fake clock; connection closed; every model empty",
@@ -393,6 +395,106 @@ def check_pytest(env: dict, work: Path, fuzz: int, stateful: int) -> None:
                + (f"; {' | '.join(why)}" if r.returncode else ""))
 
 
+# -- 7: where a file may be written, and what a key header may ask for ---------------------------------------
+
+
+def _cli(env: dict, home: Path, args: list[str], stdin: str, timeout: int = 120) -> tuple[int, str, float]:
+    """One CLI run as a user makes it: (exit code, stderr, seconds)."""
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([PY, "-m", "localtune", *args], input=stdin, capture_output=True, text=True,
+                           env={**env, "LOCALTUNE_HOME": str(home)}, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout}s", time.monotonic() - t0
+    return r.returncode, r.stderr.strip(), time.monotonic() - t0
+
+
+def _vault_digest(home: Path) -> str:
+    import hashlib
+
+    data = home / "data"
+    return hashlib.sha256(b"".join((data / n).read_bytes() for n in ("vault.db", "vault.kdf.json"))).hexdigest()
+
+
+def check_destinations_and_headers(env: dict, work: Path) -> None:
+    section = "7 paths+headers"
+    home = work / "lt-paths"
+    code, err, _ = _cli(env, home, ["init"], f"{PW}\n{PW}\n")
+    code2, err2, _ = _cli(env, home, ["add", "--situation", "kept whatever is typed"], f"{PW}\n")
+    ok = code == 0 and code2 == 0
+    if not record(section, "a vault to aim at (init, add)", ok, "" if ok else (err + err2)[-200:]):
+        return
+    data, outside = home / "data", work / "paths-outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "link-to-vault").symlink_to(data)
+    mine = outside / "my-notes.jsonl"
+    mine.write_text("the user's own file\n")
+    before, mine_before = _vault_digest(home), mine.read_bytes()
+    # Self-test: the digest sees a single changed byte, and a harmless destination is written.
+    scratch = work / "lt-paths-scratch"
+    shutil.copytree(home, scratch)
+    with open(scratch / "data" / "vault.kdf.json", "r+b") as f:
+        f.seek(10)
+        byte = f.read(1)
+        f.seek(10)
+        f.write(bytes([byte[0] ^ 1]))
+    ok_path = outside / "fine.jsonl"
+    code, err, _ = _cli(env, home, ["export", str(ok_path), "--yes"], f"{PW}\n")
+    ok = _vault_digest(scratch) != before and code == 0 and ok_path.exists()
+    record(section, "self-test: a changed byte is seen; a new file outside the vault is written", ok,
+           "" if ok else err[-160:])
+    shutil.rmtree(scratch)
+    backup_in = f"{PW}\n{BACKUP_PW}\n{BACKUP_PW}\n"
+    attempts = [
+        (["export", str(data / "vault.kdf.json"), "--yes"], f"{PW}\n"),
+        (["export", str(data / "copy.csv"), "--yes"], f"{PW}\n"),
+        (["export", str(outside / "link-to-vault" / "copy.jsonl"), "--yes"], f"{PW}\n"),
+        (["backup", str(data / "vault.db")], backup_in),
+        (["backup", str(data / "vault.db"), "--overwrite"], backup_in),
+        (["backup", "/dev/null"], backup_in),
+        (["backup", str(mine), "--overwrite"], backup_in),
+        (["export", str(mine), "--yes", "--overwrite"], f"{PW}\n"),
+        (["export", str(ok_path), "--yes"], f"{PW}\n"),
+    ]
+    wrong = []
+    for args, stdin in attempts:
+        code, err, _ = _cli(env, home, args, stdin)
+        if code != 1 or "Traceback" in err or "unexpected" in err:
+            wrong.append(f"{' '.join(args[:2])} -> exit {code}: {err[-100:]}")
+    unchanged = _vault_digest(home) == before and mine.read_bytes() == mine_before
+    code, err, _ = _cli(env, home, ["list"], f"{PW}\n")
+    record(section, "export/backup onto the vault's files, into its folder (also via a link), onto a device or "
+           "another file: refused, nothing changed", not wrong and unchanged and code == 0,
+           f"{len(attempts)} refused" if not wrong else "; ".join(wrong[:3]))
+
+    # Key header: a tampered parameter is refused at once, named, without deriving (no hang, no 16 GiB).
+    header = data / "vault.kdf.json"
+    good = header.read_text()
+    timings = []
+    bad = []
+    for field, value in (("time_cost", 10**9), ("memory_kib", 16 * 1024 * 1024), ("parallelism", 2**40),
+                         ("memory_kib", "65536"), ("salt", 7)):
+        doc = json.loads(good)
+        doc["slots"][0][field] = value
+        header.write_text(json.dumps(doc))
+        code, err, seconds = _cli(env, home, ["list"], f"{PW}\n", timeout=60)
+        timings.append(f"{field} {seconds:.1f}s")
+        if code != 1 or field not in err or seconds > 20:
+            bad.append(f"{field}={value!r}: exit {code} in {seconds:.0f}s: {err[-100:]}")
+    # Self-test: a header within the bounds is used (derived): time_cost 4 gives a key that does not match.
+    doc = json.loads(good)
+    doc["slots"][0]["time_cost"] = 4
+    header.write_text(json.dumps(doc))
+    code, err, _ = _cli(env, home, ["list"], f"{PW}\n")
+    derived = code == 1 and "Wrong passphrase" in err
+    header.write_text(good)
+    code, _, _ = _cli(env, home, ["list"], f"{PW}\n")
+    record(section, "self-test: a header parameter within bounds is used (time_cost 4: wrong key)", derived,
+           "" if derived else err[-120:])
+    record(section, "out-of-range or mistyped key-header parameters refused at once, naming the parameter",
+           not bad and code == 0, "; ".join(bad[:3]) if bad else ", ".join(timings))
+
+
 # -- main -------------------------------------------------------------------------------------------------
 
 
@@ -403,7 +505,7 @@ def main() -> int:
     parser.add_argument("--crash-scale", type=float, default=1.0, help="multiplies the number of kills")
     parser.add_argument("--fuzz", type=int, default=1500, help="hypothesis cases per importer property")
     parser.add_argument("--stateful", type=int, default=15, help="stateful test sequences")
-    parser.add_argument("--only", default="network,gui,residue,crash,disk,pytest", help="sections to run")
+    parser.add_argument("--only", default="network,gui,residue,crash,disk,paths,pytest", help="sections to run")
     args = parser.parse_args()
     missing = [tool for tool in ("unshare", "strace") if shutil.which(tool) is None]
     if missing:
@@ -427,6 +529,8 @@ def main() -> int:
             check_crashes(env, work, args.crash_scale, model_cache)
         if "disk" in only:
             check_full_disk(env, work)
+        if "paths" in only:
+            check_destinations_and_headers(env, work)
         if "pytest" in only:
             check_pytest(env, work, args.fuzz, args.stateful)
     finally:
