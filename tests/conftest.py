@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from hypothesis import settings
 
 from lt_testing import journal, paths, vault  # noqa: F401
@@ -10,6 +11,15 @@ from lt_testing import journal, paths, vault  # noqa: F401
 # database), so a run fails only when the code changed, never by the luck of the draw. To hunt for new edge cases
 # with fresh random examples: HYPOTHESIS_PROFILE=default python3 dev.py test
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _host_cpu_flags_never_decide(monkeypatch):
+    """Code that looks at the machine itself (the CLI, the app, the self-test in this process) sees a CPU without
+    AMX or AVX512-BF16 on every host; tests of a bf16 CPU inject `Hardware(bf16=True)` or patch `cpu_flags`."""
+    from localtune.engine import hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", set)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from engine_helpers import CHAT_TEMPLATE, SITUATIONS, make_examples
+from engine_helpers import CHAT_TEMPLATE, SITUATIONS, fake_cpu, make_examples
 
 
 def _build_tokenizer(folder: Path):
@@ -45,6 +45,20 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_saved_in_bf16(tiny_model, tmp_path_factory):
+    """The tiny Llama saved in bf16, as most published models are."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-bf16")
+    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)
+    AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def fitting_tiny_model(tmp_path_factory) -> Path:
     """The tiny Llama with larger initial weights: with the default 0.02 its logits stay near uniform whatever the
     adapter does, so it cannot memorise its examples, and overfitting shows only as noise in the 3rd decimal."""
@@ -68,9 +82,15 @@ def examples():
 
 @pytest.fixture
 def cpu():
-    from localtune.engine.hardware import detect
+    """A CPU without AMX or AVX512-BF16 (bf16 emulated), whatever this machine is: a test's path never depends on
+    the host. `bf16_cpu` is the other kind."""
+    return fake_cpu()
 
-    return detect("cpu")
+
+@pytest.fixture
+def bf16_cpu():
+    """A CPU that multiplies bf16 in hardware (AMX or AVX512-BF16)."""
+    return fake_cpu(bf16=True)
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,14 @@ def make_examples(n: int, seed: int = 0) -> list[Example]:
 
 
 
+def fake_cpu(bf16: bool = False):
+    """A CPU that does (AMX, AVX512-BF16) or does not do bf16 in hardware, whatever this machine is."""
+    from localtune.engine.hardware import Hardware
+
+    return Hardware("cpu", "test CPU with bf16" if bf16 else "test CPU", cpu_cores=2, ram_total=16 * 1024**3,
+                    ram_available=12 * 1024**3, bf16=bf16)
+
+
 def collect(events) -> list:
     return list(events)
 

@@ -1,6 +1,7 @@
 """The real starter model: GGUF -> safetensors conversion, 4-bit NF4 load, three QLoRA steps."""
 
 import pytest
+from engine_helpers import fake_cpu
 
 from localtune.dataset.prompts import Example, completion_text, prompt_messages
 from localtune.engine import models
@@ -22,7 +23,7 @@ def test_starter_converts_loads_in_nf4_and_trains(starter_dir):
         for i, label in enumerate(labels)
     ]
     config = TrainConfig(max_steps=3, batch_size=2, quantization="nf4", checkpoint_every_s=0)
-    events = list(train(starter_dir, examples[:6], examples[6:], config))
+    events = list(train(starter_dir, examples[:6], examples[6:], config, hardware=fake_cpu()))
     assert [e.step for e in events if isinstance(e, Progress)] == [1, 2, 3]
     done = events[-1]
     assert isinstance(done, Finished) and done.steps == 3

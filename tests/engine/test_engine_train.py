@@ -2,7 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
-from engine_helpers import CANARY, collect, files_with, make_examples
+from engine_helpers import CANARY, collect, fake_cpu, files_with, make_examples
 
 from localtune.engine.events import CheckpointReady, EvalDone, Finished, Progress
 from localtune.engine.train import TrainConfig, estimate, lr_at, plan, train
@@ -53,7 +53,7 @@ def test_plan_turns_on_checkpointing_when_memory_is_short(tiny_model, examples, 
 def nf4_run(tiny_model):
     """One 4-bit QLoRA run on CPU, shared by the tests that inspect its result."""
     config = TrainConfig(**FAST, quantization="nf4")
-    events = collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config))
+    events = collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config, hardware=fake_cpu()))
     return config, events
 
 
@@ -103,7 +103,8 @@ def test_adapter_round_trips_and_changes_the_output(nf4_run, tiny_model, tmp_pat
 
 
 def _adapter(tiny_model, config, resume=None, cancel=None):
-    return collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel, resume))
+    return collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel, resume,
+                         hardware=fake_cpu()))
 
 
 def test_same_seed_same_adapter_bytes(tiny_model):
@@ -122,7 +123,8 @@ def test_cancel_stops_within_a_step_and_resume_finishes_the_same(tiny_model):
     cancel = CancelToken()
     seen = []
     with pytest.raises(Cancelled):
-        for event in train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel):
+        for event in train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel,
+                           hardware=fake_cpu()):
             seen.append(event)
             if isinstance(event, Progress) and event.step == 5:
                 cancel.cancel()
@@ -161,7 +163,7 @@ def test_cancel_inside_a_step_discards_the_half_done_step(tiny_model, monkeypatc
 
 
 def _gen(tiny_model, config, cancel):
-    yield from train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel)
+    yield from train(tiny_model, make_examples(12), make_examples(4, seed=9), config, cancel, hardware=fake_cpu())
 
 
 def test_resume_refuses_other_settings(tiny_model):
@@ -183,7 +185,7 @@ def test_early_stopping_keeps_the_best_adapter_and_warns(fitting_tiny_model):
     config = TrainConfig(**{**FAST, "epochs": 12, "lr": 3e-2, "early_stopping_patience": 1})
     train_ex = make_examples(6)
     held_out = [e.__class__(e.messages, "Assessment: mixed\nSomething else entirely.", "mixed") for e in train_ex]
-    events = collect(train(fitting_tiny_model, train_ex, held_out, config))
+    events = collect(train(fitting_tiny_model, train_ex, held_out, config, hardware=fake_cpu()))
     evals = [e for e in events if isinstance(e, EvalDone)]
     done = events[-1]
     assert [e.epoch for e in evals] == [1, 2, 3, 4]  # stopped at the first epoch that got worse
@@ -205,7 +207,7 @@ def test_nothing_of_the_run_reaches_the_disk(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", None)
     before = {p: p.stat().st_mtime for p in Path(tiny_model).rglob("*")}
     config = TrainConfig(**{**FAST, "checkpoint_every_s": 1e-9})
-    events = collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config))
+    events = collect(train(tiny_model, make_examples(12), make_examples(4, seed=9), config, hardware=fake_cpu()))
     assert any(isinstance(e, CheckpointReady) for e in events)
     roots = [home, tmp, tiny_model, Path(os.environ.get("HF_HOME", home))]
     assert files_with(roots, CANARY) == []

@@ -99,20 +99,6 @@ def test_only_plain_fp32_adapters_are_folded():
     assert merged_lora.eligible(bf16) == []
 
 
-@pytest.fixture(scope="module")
-def tiny_model_saved_in_bf16(tiny_model, tmp_path_factory):
-    """The tiny Llama saved in bf16, as most published models are."""
-    import shutil
-
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-bf16")
-    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)
-    AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).save_pretrained(folder)
-    return folder
-
-
 @pytest.mark.parametrize("saved_in", ["fp32", "bf16"])
 def test_cpu_plan_folds_and_trains_like_peft(saved_in, tiny_model, tiny_model_saved_in_bf16, cpu):
     tiny_model = tiny_model_saved_in_bf16 if saved_in == "bf16" else tiny_model

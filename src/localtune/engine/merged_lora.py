@@ -11,6 +11,10 @@ one more copy of the adapted weights in memory, which the plan counts. Only fp32
 small update into bf16 weights would round most of it away. Weights that are bf16 values held in fp32 (a
 model saved in bf16, as most are) keep their frozen original in bf16, which holds them exactly in half the
 memory: the working copy costs 2 bytes per weight more than peft's layer instead of 4.
+
+`set_folded(model, False)` switches a folded model back to peft's own computation (the working copies are
+kept): on a CPU with fast bf16 the trainer times fp32 with folded adapters against bf16 autocast on the same
+model and keeps the faster. Under bf16 autocast the frozen weights kept in bf16 then need no cast per pass.
 """
 
 from __future__ import annotations
@@ -49,9 +53,12 @@ def _function():
 def _merged_forward(self, x, *args, **kwargs):
     import torch
 
-    if self.disable_adapters or self.merged or list(self.active_adapters) != ["default"] or kwargs:
-        if self.base_layer.weight.dtype != x.dtype:  # the original was compacted to bf16 by `enable`
-            raise RuntimeError("A folded LoRA layer computes one active adapter only.")
+    if (not self._lt_folded or self.disable_adapters or self.merged or list(self.active_adapters) != ["default"]
+            or kwargs):
+        # The original may have been compacted to bf16 by `enable`: peft's computation needs bf16 autocast then.
+        if self.base_layer.weight.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise RuntimeError("A folded LoRA layer whose weight is kept in bf16 computes one active adapter, "
+                               "folded, or peft's way under bf16 autocast.")
         return type(self).forward(self, x, *args, **kwargs)
     a = self.lora_A["default"].weight
     b = self.lora_B["default"].weight
@@ -102,10 +109,22 @@ def enable(model) -> int:
 
     layers = eligible(model)
     for m in layers:
-        base, m._lt_weight, m._lt_key = m.get_base_layer(), None, None
+        base, m._lt_weight, m._lt_key, m._lt_folded = m.get_base_layer(), None, None, True
         if bf16_exact(base.weight):
             # The fp32 tensor's own memory becomes the working copy: nothing freed, nothing fragmented.
             m._lt_weight = base.weight.detach()
             base.weight = torch.nn.Parameter(m._lt_weight.to(torch.bfloat16), requires_grad=False)
         m.forward = types.MethodType(_merged_forward, m)
+    return len(layers)
+
+
+def set_folded(model, folded: bool, *, release: bool = False) -> int:
+    """Compute the layers `enable` folded in the folded form (True) or peft's way (False; with weights kept in
+    bf16 only under bf16 autocast). `release` frees the working copies (rebuilt if folded again). Returns how
+    many layers it switched."""
+    layers = [m for m in model.modules() if hasattr(m, "_lt_folded")]
+    for m in layers:
+        m._lt_folded = folded
+        if release:
+            m._lt_weight, m._lt_key = None, None
     return len(layers)

@@ -9,6 +9,8 @@ Why it is faster than the usual Trainer + prepare_model_for_kbit_training recipe
   needs it (CPU, small model) — `quantization="nf4"` still gives QLoRA on any device;
 - on a CPU with an fp32 base, each adapter is folded into a working copy of its weight (merged_lora.py): one
   matmul per layer instead of peft's three plus a scale and an add;
+- on a CPU that does bf16 in hardware (AMX, AVX512-BF16), the first steps time fp32 (folded) against bf16
+  autocast on the run's own batches, and the run keeps the faster (`_Trial`);
 - no disk: examples, tokens, checkpoints and the adapter stay in memory and leave as bytes.
 
 Cancel: between micro-batches the CancelToken is checked; on cancel `train` yields one last CheckpointReady
@@ -68,7 +70,7 @@ class TrainConfig:
     quantization: str = "auto"
     """"nf4" (QLoRA: 4-bit base, double quant), "none" (LoRA on the full-precision base) or "auto"."""
     bf16: bool | None = None
-    """bf16 autocast. None: where the hardware does bf16 fast (recent GPUs, AMX CPUs)."""
+    """bf16 autocast. None: on a GPU that supports it; on a CPU with AMX or AVX512-BF16, timed against fp32."""
     seed: int = 0
     """Same seed, same examples, same machine: the same adapter, byte for byte (on CPU)."""
     early_stopping_patience: int = 2
@@ -138,7 +140,9 @@ class Plan:
     reasons: tuple[str, ...] = ()
     eta_s: float | None = None  # from `estimate`
     seconds_per_step: float | None = None
-    merged_lora: bool = False  # adapters folded into working copies of the weights (merged_lora.py)
+    merged_lora: bool = False  # adapters folded into working copies of the weights (merged_lora.py); with bf16
+    # the folded form is switched off and only the frozen weights' bf16 copies are used (no cast per pass)
+    candidates: tuple[str, ...] = ()  # "fp32", "bf16": still to be timed by the first steps (`_Trial`)
 
     def describe(self) -> str:
         gib = 1024**3
@@ -194,7 +198,8 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     free = hardware.memory_free
     # What one token costs without checkpointing: activations kept for the backward pass, per layer
     # (measured ~2.3 MB/token on SmolLM2-135M in fp32); with checkpointing only the layer inputs stay.
-    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16)) else 4
+    # (a CPU may end up in fp32 after timing both, so its activations are counted at fp32's size)
+    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16 and hardware.device != "cpu")) else 4
     act_full = shape["layers"] * (14 * shape["hidden"] + 6 * shape["inter"]) * bytes_per
     act_ckpt = shape["layers"] * 2 * shape["hidden"] * bytes_per + act_full // shape["layers"]
     weights_full = shape["params"] * (2 if hardware.device == "cuda" and hardware.bf16 else 4)
@@ -213,12 +218,20 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     # Folding the adapters into fp32 working copies of the weights saves time on a CPU and costs one more copy
     # of the decoder's weights (not the embeddings); weights saved in bf16 keep their original in bf16.
     bf16 = config.bf16 if config.bf16 is not None else hardware.bf16
+    # A CPU with AMX or AVX512-BF16 multiplies bf16 in hardware, but whether bf16 autocast beats fp32 with folded
+    # adapters depends on the chip and the model: the first training steps time both (`_Trial`).
+    candidates = ("fp32", "bf16") if hardware.device == "cpu" and quant == "none" and config.bf16 is None \
+        and hardware.bf16 else ()
+    if candidates:
+        bf16 = False  # until measured
     merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * (2 if shape["saved_bf16"] else 4)
     merged = (hardware.device == "cpu" and quant == "none" and not bf16 and config.lora_dropout == 0
               and weights + merged_extra + runtime + act_full * seq_len <= budget)
     if merged:
         weights += merged_extra
-        reasons.append("adapters folded into a working copy of the weights: one matmul per layer")
+        reasons.append(FOLDED_REASON)
+    if candidates:
+        reasons.append(TRIAL_REASON.format(fp32=_variant_name("fp32", merged)))
 
     ckpt = config.grad_checkpointing
     if ckpt is None:
@@ -246,7 +259,73 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
                 micro_batch_tokens=int(micro), max_seq_len=seq_len, grad_checkpointing=bool(ckpt),
                 completion_only_head=True, steps_per_epoch=len(batches), total_steps=steps,
                 train_tokens_per_epoch=sum(lengths), padding_share=pad, memory_needed=int(need),
-                memory_free=free, reasons=tuple(reasons), merged_lora=merged)
+                memory_free=free, reasons=tuple(reasons), merged_lora=merged, candidates=candidates)
+
+
+FOLDED_REASON = "adapters folded into a working copy of the weights: one matmul per layer"
+TRIAL_REASON = ("this CPU does bf16 in hardware: the first steps time {fp32} against bf16 autocast, and "
+                "training keeps the faster")
+TRIAL_STEPS = 2  # timed steps per variant, after one warm-up step each
+BF16_MARGIN = 0.03  # bf16 is kept only when it is this much faster per token: within the noise, fp32 is exact
+
+
+def _variant_name(variant: str, merged: bool) -> str:
+    return "bf16 autocast" if variant == "bf16" else "fp32 with folded adapters" if merged else "fp32"
+
+
+def _use_variant(model, plan_: Plan, variant: str) -> Plan:
+    """Switch `model` (built for `plan_`) to one of its plan's variants; returns the plan a step then runs on."""
+    if plan_.merged_lora:
+        from . import merged_lora
+
+        merged_lora.set_folded(model, variant == "fp32")
+    return replace(plan_, bf16=variant == "bf16")
+
+
+@dataclass
+class _Trial:
+    """Times the plan's variants against each other on real steps: each variant's first step warms it up (memory,
+    kernel choice), then they alternate until each has TRIAL_STEPS timed steps; the faster per token is kept."""
+
+    candidates: tuple[str, ...]
+    steps: int = TRIAL_STEPS
+    warm: set = field(default_factory=set)
+    timed: dict = field(default_factory=dict)  # variant -> [seconds, tokens, steps]
+
+    def next(self) -> str:
+        cold = [v for v in self.candidates if v not in self.warm]
+        return cold[0] if cold else min(self.candidates, key=lambda v: self.timed.get(v, (0, 0, 0))[2])
+
+    def record(self, variant: str, seconds: float, tokens: int) -> None:
+        if variant not in self.warm:
+            self.warm.add(variant)
+            return
+        t = self.timed.setdefault(variant, [0.0, 0, 0])
+        t[0], t[1], t[2] = t[0] + seconds, t[1] + tokens, t[2] + 1
+
+    def done(self) -> bool:
+        return all(self.timed.get(v, (0, 0, 0))[2] >= self.steps for v in self.candidates)
+
+    def per_token(self) -> dict[str, float]:
+        return {v: t[0] / max(t[1], 1) for v, t in self.timed.items()}
+
+
+def choose(seconds_per_token: dict[str, float]) -> str:
+    """The variant to keep: bf16 when it is faster by more than BF16_MARGIN, else fp32 (exact to peft's result)."""
+    if "bf16" in seconds_per_token and "fp32" in seconds_per_token:
+        return "bf16" if seconds_per_token["bf16"] < seconds_per_token["fp32"] * (1 - BF16_MARGIN) else "fp32"
+    return next(iter(seconds_per_token))
+
+
+def decide(plan_: Plan, seconds_per_token: dict[str, float]) -> Plan:
+    """`plan_` with its variant chosen from measured seconds per token, and the figures among its reasons."""
+    winner = choose(seconds_per_token)
+    measured = ", ".join(f"{_variant_name(v, plan_.merged_lora)} {s * 1000:.1f} ms"
+                         for v, s in seconds_per_token.items())
+    reasons = [r for r in plan_.reasons if not r.startswith(TRIAL_REASON[:20])
+               and not (winner == "bf16" and r == FOLDED_REASON)]
+    reasons.append(f"measured per token on this CPU: {measured}; {_variant_name(winner, plan_.merged_lora)} kept")
+    return replace(plan_, bf16=winner == "bf16", candidates=(), reasons=tuple(reasons))
 
 
 def _micro_batches(items: Sequence[Tokenized], batch: Sequence[int], micro_tokens: int) -> list[list[int]]:
@@ -302,7 +381,9 @@ def _build(model_dir, plan_: Plan, config: TrainConfig):
         from . import merged_lora
 
         merged_lora.enable(model)
-    if plan_.bf16:
+        if plan_.bf16:  # bf16 was measured faster: keep the frozen weights' bf16 copies, drop the working copies
+            merged_lora.set_folded(model, False, release=True)
+    if plan_.bf16 or "bf16" in plan_.candidates:
         # Under bf16 autocast peft's cast of every LoRA input to the adapter's fp32 is undone by autocast at
         # once: two wasted kernels per adapted layer, forward and backward (peft's own switch).
         from peft.tuners.tuners_utils import BaseTunerLayer
@@ -447,9 +528,10 @@ def _peak_memory(device: str) -> int:
 
 
 def estimate(model_dir, examples: Sequence[Example], plan_: Plan, config: TrainConfig = TrainConfig(),
-             steps: int = 2, *, tokenizer=None) -> Plan:
-    """Time `steps` real optimizer steps (on the longest batches, after one warm-up step) on a throw-away copy
-    of the model; returns the plan with `eta_s`."""
+             steps: int = TRIAL_STEPS, *, tokenizer=None) -> Plan:
+    """Time `steps` real optimizer steps (on the longest batch, after one warm-up step) on a throw-away copy
+    of the model; returns the plan with `eta_s`. A plan with candidates (a CPU that does bf16) has each timed
+    the same way, alternating, and comes back with the faster chosen (`decide`)."""
 
     tokenizer = tokenizer or _tokenizer(model_dir)
     items = [tokenize(tokenizer, e, plan_.max_seq_len) for e in examples]
@@ -459,17 +541,22 @@ def estimate(model_dir, examples: Sequence[Example], plan_: Plan, config: TrainC
     order = sorted(range(len(items)), key=lambda i: -len(items[i]))
     batch = order[: plan_.batch_size]
     head = plan_.completion_only_head and _supports_head_trick(model)
-    times = []
-    for i in range(steps + 1):
+    trial = _Trial(plan_.candidates or ("fp32" if not plan_.bf16 else "bf16",), steps)
+    while not trial.done():
+        variant = trial.next()
+        step_plan = _use_variant(model, plan_, variant) if plan_.candidates else plan_
         t0 = time.perf_counter()
-        _train_step(model, opt, items, batch, tokenizer.pad_token_id, plan_, config, head, lr=config.lr)
-        if i:
-            times.append(time.perf_counter() - t0)
+        _, ntok = _train_step(model, opt, items, batch, tokenizer.pad_token_id, step_plan, config, head,
+                              lr=config.lr)
+        trial.record(variant, time.perf_counter() - t0, ntok)
     del model, opt
+    if plan_.candidates:
+        plan_ = decide(plan_, trial.per_token())
+    seconds, _, n = trial.timed["bf16" if plan_.bf16 else "fp32"]
     # The longest batch is the slowest: scale by the mean length of a batch.
     mean_len = sum(len(t) for t in items) / len(items)
     longest = sum(len(items[i]) for i in batch) / len(batch)
-    per_step = sum(times) / len(times) * (mean_len / longest)
+    per_step = seconds / n * (mean_len / longest)
     return replace(plan_, eta_s=per_step * plan_.total_steps, seconds_per_step=per_step)
 
 
@@ -555,7 +642,8 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
             if saved[key] != getattr(config, key):
                 raise TrainingError(f"This checkpoint was made with {key}={saved[key]}; resume with the same "
                                     "settings or start again.")
-        plan_ = Plan(**{**meta["plan"], "reasons": tuple(meta["plan"]["reasons"])})
+        plan_ = Plan(**{**meta["plan"], "reasons": tuple(meta["plan"]["reasons"]),
+                        "candidates": tuple(meta["plan"].get("candidates", ()))})
         run = _Run(**meta["run"])
     else:
         tensors, meta, run = None, None, _Run()
@@ -591,16 +679,22 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
             "run": asdict(run), "plan": asdict(plan_), "config": asdict(config), "n_examples": len(items)},
             best_adapter))
 
+    # On a CPU that does bf16 the first steps alternate fp32 and bf16 and are timed; then the faster stays.
+    # (A resumed run that had not chosen yet times them again.)
+    trial = _Trial(plan_.candidates) if plan_.candidates else None
+    active = plan_  # what the model computes now: plan_, or plan_ with the variant under test
     oom_retried = False
     stop = False
     while run.step < plan_.total_steps and not stop:
+        variant = trial.next() if trial is not None else None
+        active = _use_variant(model, plan_, variant) if variant else plan_
         epoch, index = divmod(run.step, per_epoch)
         # Same seed + epoch -> same batch order, so a resumed run sees exactly the batches it would have.
         batch = length_grouped_batches(lengths, plan_.batch_size, config.seed * 1000 + epoch)[index]
         lr = lr_at(run.step, plan_.total_steps, config.lr, config.warmup_ratio)
         t0 = time.perf_counter()
         try:
-            loss, ntok = _train_step(model, optimizer, items, batch, pad_id, plan_, config, head, lr, cancel)
+            loss, ntok = _train_step(model, optimizer, items, batch, pad_id, active, config, head, lr, cancel)
         except Cancelled:
             yield checkpoint()
             raise
@@ -625,7 +719,18 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
             continue
         if not math.isfinite(loss):
             raise TrainingError("Training diverged (the loss became infinite). Try a lower learning rate.")
-        run.seconds += time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        run.seconds += seconds
+        if trial is not None:
+            trial.record(variant, seconds, ntok)
+            if trial.done():
+                plan_, trial = decide(plan_, trial.per_token()), None
+                active = _use_variant(model, plan_, "bf16" if plan_.bf16 else "fp32")
+                if plan_.bf16 and plan_.merged_lora:
+                    from . import merged_lora
+
+                    merged_lora.set_folded(model, False, release=True)  # the working copies are not needed
+                yield Status(plan_.reasons[-1][0].upper() + plan_.reasons[-1][1:] + ".")
         run.tokens += ntok
         run.step += 1
         run.history.append({"step": run.step, "epoch": round(run.step / per_epoch, 3), "loss": round(loss, 5),
@@ -638,7 +743,7 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
         if end_of_epoch and config.eval_each_epoch and eval_items:
             done_epoch = math.ceil(run.step / per_epoch)
             ev = eval_loss(model, eval_items, pad_id, plan_.micro_batch_tokens, device=plan_.device,
-                           bf16=plan_.bf16, completion_only_head=head)
+                           bf16=active.bf16, completion_only_head=head)
             warning = _overfitting(run, ev)
             run.history.append({"epoch": done_epoch, "eval_loss": round(ev, 5)})
             if run.best_eval is None or ev < run.best_eval:
@@ -664,7 +769,7 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
     final_eval = run.best_eval
     if final_eval is None and eval_items:
         final_eval = eval_loss(model, eval_items, pad_id, plan_.micro_batch_tokens, device=plan_.device,
-                               bf16=plan_.bf16, completion_only_head=head)
+                               bf16=active.bf16, completion_only_head=head)
     yield Finished(adapter=adapter, peft_config=config_dict(model.peft_config["default"]),
                    base_model=model_dir.name, steps=run.step, train_tokens=run.tokens,
                    train_seconds=run.seconds, tokens_per_s=run.tokens / run.seconds if run.seconds else 0.0,
