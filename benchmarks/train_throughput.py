@@ -140,6 +140,8 @@ def main() -> None:
     from localtune import privacy
 
     privacy.harden()
+    from cpu_precision import cpu_flags  # the flags that decide bf16 speed, printed with the figures
+
     from localtune.engine.models import ensure_starter
     from localtune.paths import resolve
 
@@ -168,7 +170,7 @@ def main() -> None:
     source = f"from {Path(args.data).name}" if args.data else "(demo journal, then synthetic)"
     print(f"\n{model_dir.name}: {results[0]['examples']} examples {source}, {results[0]['mean_len']:.0f} tokens "
           f"on average, 1 epoch, r=16 all-linear, batch 4, {args.repeats} run(s) "
-          f"each, on {device} ({os.cpu_count()} CPU cores)\n")
+          f"each, on {device} ({os.cpu_count()} CPU cores)\nCPU: {cpu_flags()}\n")
     gpu = device != "cpu"
     print("| recipe | real tokens/s (end to end) | tokens/s (training loop) | padding | peak RSS (training) |"
           + (" peak GPU memory |" if gpu else "") + " eval loss | wall time |")
