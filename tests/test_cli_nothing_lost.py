@@ -289,6 +289,10 @@ def test_8_bad_inputs_get_clear_messages_not_unexpected_error(tmp_path):
     assert r.returncode == 0 and "Imported 1" in r.stdout and "skipped line 3" in r.stderr, r.stderr
 
     one_line_error(run_cli(["restore", str(tmp_path)], home=home, stdin=PW + BACKUP_PW), "is a folder")
+    (tmp_path / "folder.jsonl").mkdir()
+    one_line_error(run_cli(["import", str(tmp_path / "folder.jsonl")], home=home, stdin=PW), "is a folder")
+    one_line_error(run_cli(["export", str(tmp_path / ("x" * 300 + ".jsonl")), "--yes"], home=home, stdin=PW),
+                   "cannot be used for the export")
     missing = tmp_path / "no such folder"
     one_line_error(run_cli(["backup", str(missing / "b.ltbackup")], home=home, stdin=PW + BACKUP_PW * 2),
                    "does not exist")

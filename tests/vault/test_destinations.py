@@ -75,8 +75,13 @@ def _dest(root: Path, paths, place: str, name: str) -> str:
     return base if place == "/dev/null" else os.path.join(base, name)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
-@given(place=st.sampled_from(PLACES), name=st.sampled_from(NAMES), overwrite=st.booleans())
+# Besides the names above, any name a user might type (no "/": the places above already cover other folders).
+typed = st.tuples(st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), max_size=300),
+                  st.sampled_from([".jsonl", ".csv", ".JSONL", ""])).map("".join)
+
+
+@settings(max_examples=160, deadline=None, suppress_health_check=list(HealthCheck))
+@given(place=st.sampled_from(PLACES), name=st.sampled_from(NAMES) | typed, overwrite=st.booleans())
 def test_any_export_destination_writes_a_new_file_or_changes_nothing(paths, journal, tmp_path_factory, place, name,
                                                                       overwrite):
     if journal.count() == 0:

@@ -325,6 +325,10 @@ def read_file(path: str | os.PathLike) -> Parsed:
             text = f.read()
     except FileNotFoundError:
         raise InvalidInputError(f"There is no file at {path}.") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a folder; give the file to read.") from None
+    except OSError as exc:
+        raise InvalidInputError(f"Could not read {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{Path(path).name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again.") from None
     return parse_text(text, fmt)

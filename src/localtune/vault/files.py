@@ -42,7 +42,15 @@ def check_destination(dest: str | os.PathLike, *, what: str, ours: Callable[[byt
     `ours(head)` tells from a file's first bytes whether localtune wrote it as this kind of file: only such a
     file is replaced, and only with `overwrite` (the user confirmed).
     """
-    raw = os.fspath(dest)
+    try:
+        return _check_destination(os.fspath(dest), what, ours, paths, overwrite)
+    except OSError as exc:  # a name too long, a folder that cannot be read, a loop of links
+        raise InvalidInputError(f"{os.fspath(dest)} cannot be used for the {what}: {exc.strerror or exc}. "
+                                "Nothing was written.") from None
+
+
+def _check_destination(raw: str, what: str, ours: Callable[[bytes], bool], paths: Paths | None,
+                       overwrite: bool) -> Path:
     if not raw.strip() or raw.endswith(("/", os.sep)):
         raise UnsafeDestinationError(f"{raw!r} is not a file name; give the {what} a file name.")
     path = Path(os.path.abspath(os.path.expanduser(raw)))
