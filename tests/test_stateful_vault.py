@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
-from localtune.errors import VaultLockedError, WrongPassphraseError
+from localtune.errors import InvalidInputError, VaultLockedError, WrongPassphraseError
 from localtune.journal import Perspective, Scenario
 from localtune.journal.repository import Journal
 from localtune.paths import resolve
@@ -112,6 +112,10 @@ class VaultMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.vault is not None)
     @rule(new=passphrases)
     def rekey(self, new):
+        if new == self.passphrase:  # refused: it would only re-encrypt everything under the same passphrase
+            with pytest.raises(InvalidInputError, match="same as the current one"):
+                self.vault.change_passphrase(new)
+            return
         self.vault.change_passphrase(new)
         self.passphrase = new
 

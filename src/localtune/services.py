@@ -18,13 +18,6 @@ def check_new_passphrase(passphrase: str) -> None:
         raise InvalidInputError(f"Choose a passphrase of at least {MIN_PASSPHRASE} characters.")
 
 
-def check_passphrase_change(vault: Vault, new: str) -> None:
-    """A change to the passphrase the vault already has is refused: it would change nothing a user can see, and
-    only re-encrypt the whole journal."""
-    if vault.opens_with(new):
-        raise InvalidInputError("The new passphrase is the same as the current one; nothing was changed.")
-
-
 def create_vault(paths: Paths, passphrase: str) -> Vault:
     check_new_passphrase(passphrase)
     return Vault.create(paths, passphrase)

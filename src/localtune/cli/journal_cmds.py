@@ -129,7 +129,6 @@ def cmd_passwd(args) -> None:
     with unlocked(args) as vault:
         new = ask_new_secret()
         services.check_new_passphrase(new)
-        services.check_passphrase_change(vault, new)
         vault.change_passphrase(new)
     print("Passphrase changed.")
 

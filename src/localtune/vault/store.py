@@ -389,6 +389,8 @@ class Vault:
         """Re-encrypt everything under a key from the new passphrase and a new salt."""
         if not new_passphrase:
             raise WrongPassphraseError("A passphrase cannot be empty.")
+        if self.opens_with(new_passphrase):  # nothing a user could see would change; only the risk would
+            raise InvalidInputError("The new passphrase is the same as the current one; nothing was changed.")
         slot, key = kdf.new_slot(new_passphrase, kdf_params)
         staged = self.paths.vault.with_name(self.paths.vault.name + ".new")
         _export(self.conn, staged, key)
