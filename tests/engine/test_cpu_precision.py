@@ -176,6 +176,43 @@ def test_folding_switches_off_for_bf16_autocast_and_back(tiny_model_saved_in_bf1
         torch.testing.assert_close(folded(input_ids=ids).logits, want)
     with pytest.raises(RuntimeError, match="bf16 autocast"):  # its weights are in bf16: fp32 needs the folded form
         folded(input_ids=ids)
-    merged_lora.set_folded(folded, True, release=True)  # the working copies come back when folding does
+    merged_lora.set_folded(folded, True)
     with torch.no_grad():
         torch.testing.assert_close(folded(input_ids=ids).logits, peft(input_ids=ids).logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("saved_in", ["fp32", "bf16"])
+def test_keep_bf16_computes_what_bf16_autocast_computes(tiny_model, tiny_model_saved_in_bf16, saved_in):
+    """Once bf16 has won, every adapted frozen weight is stored in bf16 (also those of a model saved in fp32):
+    autocast rounds them so in every pass anyway."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from localtune.engine.adapters import load_base
+
+    def model():
+        torch.manual_seed(0)
+        m = get_peft_model(load_base(tiny_model_saved_in_bf16 if saved_in == "bf16" else tiny_model),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.05)
+        return m
+
+    ids = torch.randint(0, 50, (2, 9))
+    peft, kept = model(), model()
+    n = merged_lora.enable(kept)
+    assert merged_lora.keep_bf16(kept) == n > 0
+    adapted = [m.get_base_layer() for m in kept.modules() if hasattr(m, "_lt_folded")]
+    assert all(b.weight.dtype == torch.bfloat16 for b in adapted)
+    assert all(m._lt_weight is None for m in kept.modules() if hasattr(m, "_lt_folded"))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for m in (peft, kept):
+            m.zero_grad(set_to_none=True)
+            m(input_ids=ids).logits.float().pow(2).mean().backward()
+        torch.testing.assert_close(kept(input_ids=ids).logits, peft(input_ids=ids).logits)
+    grads = {n: p.grad for n, p in peft.named_parameters() if p.requires_grad}
+    for name, p in kept.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p.grad, grads[name], msg=name)

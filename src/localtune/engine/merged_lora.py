@@ -14,7 +14,8 @@ memory: the working copy costs 2 bytes per weight more than peft's layer instead
 
 `set_folded(model, False)` switches a folded model back to peft's own computation (the working copies are
 kept): on a CPU with fast bf16 the trainer times fp32 with folded adapters against bf16 autocast on the same
-model and keeps the faster. Under bf16 autocast the frozen weights kept in bf16 then need no cast per pass.
+model and keeps the faster. Under bf16 autocast the frozen weights kept in bf16 then need no cast per pass;
+once bf16 has won, `keep_bf16` drops the working copies and stores the other frozen weights in bf16 too.
 """
 
 from __future__ import annotations
@@ -118,13 +119,25 @@ def enable(model) -> int:
     return len(layers)
 
 
-def set_folded(model, folded: bool, *, release: bool = False) -> int:
+def set_folded(model, folded: bool) -> int:
     """Compute the layers `enable` folded in the folded form (True) or peft's way (False; with weights kept in
-    bf16 only under bf16 autocast). `release` frees the working copies (rebuilt if folded again). Returns how
-    many layers it switched."""
+    bf16 only under bf16 autocast). The working copies stay. Returns how many layers it switched."""
     layers = [m for m in model.modules() if hasattr(m, "_lt_folded")]
     for m in layers:
         m._lt_folded = folded
-        if release:
-            m._lt_weight, m._lt_key = None, None
+    return len(layers)
+
+
+def keep_bf16(model) -> int:
+    """For good after bf16 autocast won: peft's computation, no working copies, and every adapted frozen weight
+    stored in bf16 — what autocast would round it to in every pass anyway, so nothing changes but the cast and
+    the memory. Returns how many layers."""
+    import torch
+
+    layers = [m for m in model.modules() if hasattr(m, "_lt_folded")]
+    for m in layers:
+        m._lt_folded, m._lt_weight, m._lt_key = False, None, None
+        base = m.get_base_layer()
+        if base.weight.dtype == torch.float32:
+            base.weight = torch.nn.Parameter(base.weight.detach().to(torch.bfloat16), requires_grad=False)
     return len(layers)

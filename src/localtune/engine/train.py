@@ -141,7 +141,7 @@ class Plan:
     eta_s: float | None = None  # from `estimate`
     seconds_per_step: float | None = None
     merged_lora: bool = False  # adapters folded into working copies of the weights (merged_lora.py); with bf16
-    # the folded form is switched off and only the frozen weights' bf16 copies are used (no cast per pass)
+    # (measured faster) the folded form is off and the frozen weights are stored in bf16 (no cast per pass)
     candidates: tuple[str, ...] = ()  # "fp32", "bf16": still to be timed by the first steps (`_Trial`)
 
     def describe(self) -> str:
@@ -381,8 +381,8 @@ def _build(model_dir, plan_: Plan, config: TrainConfig):
         from . import merged_lora
 
         merged_lora.enable(model)
-        if plan_.bf16:  # bf16 was measured faster: keep the frozen weights' bf16 copies, drop the working copies
-            merged_lora.set_folded(model, False, release=True)
+        if plan_.bf16:  # bf16 was measured faster: frozen weights in bf16, no working copies
+            merged_lora.keep_bf16(model)
     if plan_.bf16 or "bf16" in plan_.candidates:
         # Under bf16 autocast peft's cast of every LoRA input to the adapter's fp32 is undone by autocast at
         # once: two wasted kernels per adapted layer, forward and backward (peft's own switch).
@@ -729,7 +729,7 @@ def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, 
                 if plan_.bf16 and plan_.merged_lora:
                     from . import merged_lora
 
-                    merged_lora.set_folded(model, False, release=True)  # the working copies are not needed
+                    merged_lora.keep_bf16(model)  # no working copies; frozen weights in bf16, as autocast uses them
                 yield Status(plan_.reasons[-1][0].upper() + plan_.reasons[-1][1:] + ".")
         run.tokens += ntok
         run.step += 1
