@@ -248,3 +248,17 @@ def test_damaged_header_is_reported(vault, paths):
     paths.vault_header.write_text("{not json")
     with pytest.raises(VaultCorruptError, match="key file"):
         Vault.open(paths, PASS)
+
+
+def test_a_new_vault_never_takes_in_a_stale_wal(vault, paths):
+    """A -wal left by a vault that is gone (its files deleted by hand) is set aside, not applied to a new vault."""
+    vault.set_setting("from the old vault", True)
+    stale = (paths.data / "vault.db-wal").read_bytes()
+    vault.lock()
+    for name in ("vault.db", "vault.kdf.json"):
+        (paths.data / name).unlink()
+    (paths.data / "vault.db-wal").write_bytes(stale)
+    with Vault.create(paths, PASS) as fresh:
+        assert fresh.get_setting("from the old vault") is None and fresh.integrity_problems() == []
+    aside = [p for p in paths.data.iterdir() if p.name.startswith("damaged-")]
+    assert len(aside) == 1 and (aside[0] / "vault.db-wal").read_bytes() == stale

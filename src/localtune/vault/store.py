@@ -152,6 +152,7 @@ class Vault:
         try:
             if cls.exists(paths):
                 raise VaultExistsError(f"A vault already exists in {paths.data}. Open it instead.")
+            _set_aside(paths)  # a stale -wal or -shm of a vault that is gone must never be applied to the new one
             slot, key = kdf.new_slot(passphrase, kdf_params)
             conn = _connect(paths.vault, key)
             try:
