@@ -210,6 +210,13 @@ def decoding_settings(vault: Vault) -> dict:
     return dict(vault.get_setting(DECODING_SETTING, {}))
 
 
+def decoding_defaults() -> dict:
+    """The default decoding settings (what "Reset" returns to)."""
+    from .engine.generate import Decoding
+
+    return Decoding().to_dict()
+
+
 def set_decoding_settings(vault: Vault, values: dict) -> dict:
     """Check and keep decoding settings (only the ones that differ from the defaults are stored)."""
     from .engine.generate import Decoding

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from ui_testing import PASS, WAIT_MS, lane_call, settle, unlock
@@ -173,6 +174,11 @@ class Analysis:
     assessment: str
     text: str
     raw: str = ""
+    probabilities: dict = field(default_factory=dict)
+    notes: tuple = ()
+
+
+SHARES = {"reasonable": 0.2, "problematic": 0.5, "mixed": 0.3}
 
 
 def fake_compare(ctx, *, situation, adapter, cancel):
@@ -181,7 +187,14 @@ def fake_compare(ctx, *, situation, adapter, cancel):
         for w in words:
             cancel.raise_if_cancelled()
             yield Piece(column, w + " ")
-        yield Analysis(column, label, " ".join(words))
+        notes = ("The text says \u201creasonable\u201d, but ...",) if column == "tuned" else ()
+        yield Analysis(column, label, " ".join(words), probabilities=SHARES, notes=notes)
+
+
+def looping_compare(ctx, *, situation, adapter, cancel):
+    for _ in range(400):
+        cancel.raise_if_cancelled()
+        yield Piece("generic", "The plan was to take on a new team, and ")
 
 
 def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
@@ -200,13 +213,44 @@ def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
         column = page.columns[key]
         assert column.text.toPlainText().startswith(f"Reading of the {key} model")
         assert column.badge.assessment == label
+        assert column.bar.isVisibleTo(page) and column.shares.text() == "reasonable 20% · problematic 50% · mixed 30%"
+    assert page.columns["tuned"].notes.isVisibleTo(page) and "reasonable" in page.columns["tuned"].notes.text()
+    assert not page.columns["generic"].notes.isVisibleTo(page)
     page.copy_markdown()
     copied = QApplication.clipboard().text()
-    assert "## Tuned: problematic" in copied and "## Situation" in copied
+    assert "## Tuned: problematic (reasonable 20% · problematic 50% · mixed 30%)" in copied and "## Situation" in copied
+
+    page.set_source(looping_compare)  # a reading that loops is named while it streams, and Stop is offered
+    page.compare_button.click()
+    qtbot.waitUntil(lambda: "repeating itself" in page.columns["generic"].notes.text(), timeout=WAIT_MS)
+    assert "Stop" in page.columns["generic"].notes.text()
+    page.cancel()
+    qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
 
     copy_sensitive("secret analysis", clear_after_ms=50)
     assert QApplication.clipboard().text() == "secret analysis"
     qtbot.waitUntil(lambda: QApplication.clipboard().text() == "", timeout=WAIT_MS)
+
+
+def test_settings_advanced_keeps_the_decoding_in_the_vault(qtbot, window):
+    from localtune import training
+
+    page = window.settings
+    settle(qtbot, window)
+    defaults = training.decoding_defaults()
+    assert page.decoding["repetition_penalty"].value() == pytest.approx(defaults["repetition_penalty"])
+    page.decoding["repetition_penalty"].setValue(1.4)
+    page.decoding["temperature"].setValue(0.7)
+    settle(qtbot, window)
+    assert lane_call(qtbot, window.lane, lambda ctx: training.decoding_settings(ctx.vault)) == {
+        "repetition_penalty": pytest.approx(1.4), "temperature": pytest.approx(0.7)}
+    window.lock()
+    settle(qtbot, window)
+    unlock(qtbot, window)
+    assert page.decoding["temperature"].value() == pytest.approx(0.7)  # read back from the vault
+    page.decoding_reset.click()
+    settle(qtbot, window)
+    assert lane_call(qtbot, window.lane, lambda ctx: training.decoding_settings(ctx.vault)) == {}
 
 
 def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_path):

@@ -18,10 +18,12 @@ from ..clipboard import copy_sensitive
 from ..errors import explain
 from ..tasks import GeneratorRunner
 from ..widgets.badge import Badge
+from ..widgets.probability_bar import ProbabilityBar
 from . import Page
 
 COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
 PAINT_MS = 50  # coalesce streamed tokens: repaint at most 20 times a second
+CHECK_CHARS = 200  # look for a loop in a column's text each time it has grown by this much
 NOT_YET = (
     "Side-by-side readings become available here when the comparison engine lands in this version of "
     "localtune (and Tuned after your first training)."
@@ -46,20 +48,49 @@ class Column(QGroupBox):
     def __init__(self, title: str, parent=None):
         super().__init__(title, parent)
         self.badge = Badge()
+        self.shares = QLabel()  # "reasonable 21% · problematic 64% · mixed 15%"
+        self.shares.setObjectName("hint")
+        self.bar = ProbabilityBar()
+        self.bar.hide()
+        self.notes = QLabel()  # cut off, repeating itself, text and badge disagree
+        self.notes.setObjectName("notice")
+        self.notes.setWordWrap(True)
+        self.notes.hide()
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
         self.buffer = ""
+        self.checked = 0  # length of the buffer when it was last checked for a loop
         layout = QVBoxLayout(self)
         badge_row = QHBoxLayout()
         badge_row.addWidget(self.badge)
-        badge_row.addStretch(1)
+        badge_row.addWidget(self.shares, 1)
         layout.addLayout(badge_row)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.notes)
         layout.addWidget(self.text, 1)
 
     def clear(self) -> None:
         self.buffer = ""
+        self.checked = 0
         self.text.clear()
         self.badge.set_assessment(None)
+        self.bar.set_probabilities(None)
+        self.shares.clear()
+        self.set_notes(())
+
+    def set_notes(self, notes) -> None:
+        self.notes.setText("\n".join(notes))
+        self.notes.setVisible(bool(notes))
+
+    def finish(self, event) -> None:
+        """Show a finished reading: its badge, how likely each label is, and what to know about it."""
+        self.buffer = event.text
+        probabilities = getattr(event, "probabilities", None) or {}
+        unclear = event.assessment == "unclear"
+        self.badge.set_assessment(None if unclear else event.assessment, "unclear" if unclear else None)
+        self.bar.set_probabilities(probabilities)
+        self.shares.setText(self.bar.text())
+        self.set_notes(tuple(getattr(event, "notes", ())))
 
 
 class ComparePage(Page):
@@ -175,11 +206,20 @@ class ComparePage(Page):
         if column is None:
             return
         if hasattr(event, "assessment"):  # a finished reading
-            column.buffer = event.text
-            column.badge.set_assessment(event.assessment if event.assessment != "unclear" else None,
-                                        None if event.assessment != "unclear" else "unclear")
+            column.finish(event)
         else:
             column.buffer += event.text
+            if len(column.buffer) - column.checked >= CHECK_CHARS:
+                column.checked = len(column.buffer)
+                self._check_loop(column)
+
+    def _check_loop(self, column: Column) -> None:
+        """A reading that loops is named while it streams, and Stop is offered."""
+        from ...dataset.reading_quality import repetition
+
+        found = repetition(column.buffer)
+        if found:
+            column.set_notes((f"{found} Press Stop to end it.",))
 
     def _paint(self) -> None:
         for column in self.columns.values():
@@ -203,7 +243,9 @@ class ComparePage(Page):
             column = self.columns[key]
             if column.buffer:
                 badge = column.badge.assessment or "unclear"
-                parts.append(f"## {title}: {badge}\n\n{column.buffer.strip()}")
+                shares = f" ({column.bar.text()})" if column.bar.probabilities else ""
+                notes = "".join(f"\n\n> {n}" for n in column.notes.text().splitlines() if n)
+                parts.append(f"## {title}: {badge}{shares}\n\n{column.buffer.strip()}{notes}")
         return "\n\n".join(parts) + "\n"
 
     def copy_markdown(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -140,6 +141,8 @@ class SettingsPage(Page):
         af = QFormLayout(look_box)
         af.addRow("Theme", self.theme)
 
+        advanced_box = self._advanced_box()
+
         privacy_box = QGroupBox("Offline")
         privacy = QLabel(OFFLINE_TEXT)
         privacy.setWordWrap(True)
@@ -147,7 +150,7 @@ class SettingsPage(Page):
 
         inner = QWidget()
         col = QVBoxLayout(inner)
-        for box in (lock_box, pass_box, backup_box, look_box, privacy_box):
+        for box in (lock_box, pass_box, backup_box, look_box, advanced_box, privacy_box):
             col.addWidget(box)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -168,13 +171,74 @@ class SettingsPage(Page):
         self.restore_button.clicked.connect(self.confirm_restore)
         self._loading = False
 
+    def _advanced_box(self) -> QGroupBox:
+        """Settings > Advanced: how readings are written (kept in the vault; `analyze` flags override them)."""
+        def spin(cls, low, high, step, decimals=None, special=None):
+            box = cls()
+            box.setRange(low, high)
+            box.setSingleStep(step)
+            if decimals is not None:
+                box.setDecimals(decimals)
+            if special:
+                box.setSpecialValueText(special)
+            box.valueChanged.connect(self._decoding_edited)
+            return box
+
+        self.decoding = {
+            "repetition_penalty": spin(QDoubleSpinBox, 1.0, 3.0, 0.05, 2, "off"),
+            "no_repeat_ngram": spin(QSpinBox, 0, 16, 1, None, "off"),
+            "temperature": spin(QDoubleSpinBox, 0.0, 2.0, 0.1, 2, "0 (most likely text)"),
+            "top_p": spin(QDoubleSpinBox, 0.05, 1.0, 0.05, 2),
+            "seed": spin(QSpinBox, 0, 2**31 - 1, 1),
+            "max_new_tokens": spin(QSpinBox, 16, 4096, 16),
+        }
+        self.decoding_result = QLabel()
+        self.decoding_result.setWordWrap(True)
+        self.decoding_reset = reset = QPushButton("Reset to defaults")
+        reset.clicked.connect(lambda: self._decoding_loaded({}, save=True))
+        box = QGroupBox("Advanced: how readings are written")
+        form = QFormLayout(box)
+        form.addRow(QLabel("Readings stop at the end of the model's answer or of its paragraph, near the length of "
+                           "your own analyses. These settings keep small models from repeating themselves."))
+        for key, label in (("repetition_penalty", "Repetition penalty"), ("no_repeat_ngram", "No repeated phrase of"),
+                           ("temperature", "Temperature"), ("top_p", "Top-p (when sampling)"),
+                           ("seed", "Seed (when sampling)"), ("max_new_tokens", "Length limit (tokens)")):
+            form.addRow(label, self.decoding[key])
+        self.decoding["no_repeat_ngram"].setSuffix(" tokens")
+        form.addRow(reset, self.decoding_result)
+        return box
+
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
+        from ... import training
+
         def job(ctx):
             return (ctx.vault.get_setting(AUTOLOCK_KEY, DEFAULT_MINUTES), ctx.vault.get_setting(THEME_KEY, "system"))
 
         self.lane.submit(job, self._loaded)
+        self.lane.submit(lambda ctx: training.decoding_settings(ctx.vault), self._decoding_loaded)
+
+    def _decoding_loaded(self, stored: dict, save: bool = False) -> None:
+        from ... import training
+
+        values = {**training.decoding_defaults(), **stored}
+        self._loading = True
+        for key, box in self.decoding.items():
+            box.setValue(values[key])
+        self._loading = False
+        if save:
+            self._decoding_edited()
+
+    def _decoding_edited(self, *_args) -> None:
+        from ... import training
+
+        if self._loading:
+            return
+        values = {key: box.value() for key, box in self.decoding.items()}
+        self.lane.submit(lambda ctx: training.set_decoding_settings(ctx.vault, values),
+                         lambda _kept: self.decoding_result.clear(),
+                         lambda exc: self._report(self.decoding_result, exc))
 
     def _loaded(self, values) -> None:
         minutes, theme = values
