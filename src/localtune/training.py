@@ -269,7 +269,9 @@ def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | Non
     if not examples:
         raise InvalidInputError("There are no held-out examples to evaluate on.")
     reader = open_reader(vault, paths, adapter)
-    for event in run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel):
+    # Scored on the labels the data use: an outside file's own, or the journal's (train and held-out together).
+    labels = labels_used(examples) if data else labels_used([*report.train, *report.eval])
+    for event in run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel, labels=labels):
         if isinstance(event, Evaluation) and adapter and not data:
             history = vault.get_setting(EVALUATIONS, {})
             history[adapter] = {**event.to_dict(), "adapter": adapter,

@@ -93,7 +93,12 @@ def test_verdict_tuning_pays_off():
 
 def test_verdict_small_gain_and_no_gain():
     gold, base = blocks(10)
-    assert m.verdict(gold, base, blocks(11)[1]).code == "small_gain"  # 0.55 vs 0.50: +10% < 20%
+    v = m.verdict(gold, base, blocks(11)[1])  # 0.55 vs 0.50: a gain the bootstrap cannot tell from zero
+    assert v.code == "no_measurable_gain" and v.gain_ci[0] <= 0 <= v.gain_ci[1]
+    assert v.headline.startswith("No measurable gain from tuning") and "includes zero" in v.headline
+    big_gold, big_base = blocks(10)[0] * 20, blocks(10)[1] * 20  # the same +10%, measured on 1200 examples
+    v = m.verdict(big_gold, big_base, blocks(11)[1] * 20)
+    assert v.code == "small_gain" and v.gain_ci[0] > 0
     v = m.verdict(gold, base, base)
     assert (v.code, v.headline) == ("no_gain", "Tuning does not pay off: tuned macro-F1 0.50 vs base 0.50 (+0%).")
 
@@ -117,7 +122,7 @@ def test_verdict_too_few_examples():
     base = [R, R, R, P, P, P] * 2  # 6 of 12 right
     tuned = [R, P, R, P, R, R] * 2  # 8 of 12 right
     v = m.verdict(gold, base, tuned)
-    assert v.code == "too_few" and "includes no gain" in v.headline and v.gain_ci[0] <= 0
+    assert v.code == "no_measurable_gain" and "includes zero" in v.headline and v.gain_ci[0] <= 0
 
 
 def test_verdict_without_adapter():
@@ -148,3 +153,16 @@ def test_compare_reports_columns_groups_and_warnings():
     d = c.to_dict()
     assert d["n"] == 60 and {"accuracy", "macro_f1"} <= set(d["base"]) and d["verdict"]["code"]
     assert d["tuned"]["by_industry"]["law"]["one_label"] == R
+
+
+def test_the_majority_label_is_the_baseline_and_worse_columns_are_named():
+    gold = [P] * 6 + [R] * 3 + [X]
+    preds = {"base": [R] * 10, "few_shot": [X] * 10, "tuned": [P] * 8 + [R, X]}
+    c = m.compare(gold, preds, majority=P)
+    d = c.to_dict()
+    assert d["majority"]["label"] == P and d["majority"]["accuracy"] == pytest.approx(0.6)
+    assert any(n.startswith("The base model does worse than always answering 'problematic' (accuracy 0.30 vs 0.60)")
+               for n in c.notes)
+    assert any(n.startswith("The few-shot model does worse") for n in c.notes)
+    assert not any(n.startswith("The tuned model does worse") for n in c.notes)
+    assert m.majority_label([R, P, P, X]) == P and m.majority_label([X, R]) == R  # ties: the usual order

@@ -107,3 +107,14 @@ def test_scores_are_log_probabilities(reader):
     scores = score_labels(reader, example(2).messages)
     assert all(v < 0 for v in scores.values())
     assert sum(torch.tensor(list(scores.values())).exp()) < 1  # three disjoint continuations of one prompt
+
+
+def test_every_column_scores_only_the_labels_the_data_use(reader):
+    two = [e for e in (example(i) for i in range(12)) if e.label != "mixed"]
+    pool = [example(i) for i in range(12, 24)]
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    result = run(evaluate(reader, two, adapter="v1", pool=pool))
+    for column in ("base", "few_shot", "tuned"):
+        assert all(set(s.scores) == {"reasonable", "problematic"} for s in result.columns[column])
+        assert "mixed" not in result.predictions(column)
+    assert result.to_dict()["majority"]["label"] in LABELS  # the baseline shown beside the columns

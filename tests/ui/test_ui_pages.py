@@ -328,6 +328,7 @@ def test_evaluate_page_shows_verdict_chart_confusion_industries_and_history(qtbo
     assert "Tuning pays off" in page.verdict.text()
     assert "answers 'problematic' to (almost) everything" in page.notes.text()  # the base model's habit
     assert [cell(page.table, r, 1) for r in range(3)] == ["40%", "53%", "90%"]
+    assert cell(page.table, 3, 0) == "Baseline: always 'problematic'" and cell(page.table, 3, 1) == "40%"
     assert [title for title, _ in page.chart.groups] == ["Generic (base model)", "Few-shot", "Tuned"]
     base = page.confusion_tables["base"]  # rows true, columns predicted; base says "problematic" to all
     labels = [base.horizontalHeaderItem(c).text() for c in range(1, 4)]

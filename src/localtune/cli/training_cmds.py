@@ -319,6 +319,9 @@ def cmd_eval(args) -> int:
     for col in ("base", "few_shot", "tuned"):
         if result.get(col):
             print(f"{col:<9} accuracy {result[col]['accuracy']:.2f}  macro-F1 {result[col]['macro_f1']:.2f}")
+    if base := result.get("majority"):
+        print(f"{'baseline':<9} accuracy {base['accuracy']:.2f}  macro-F1 {base['macro_f1']:.2f}  "
+              f"(always answering '{base['label']}', the most common training label)")
     print(f"n = {result['n']}. {result.get('verdict', '')}")
     for line in result.get("notes", []):
         print(f"- {line}")

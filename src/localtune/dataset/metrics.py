@@ -157,7 +157,7 @@ def _f1_gain(gold, tuned, base) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
-    code: str  # pays_off | small_gain | no_gain | too_few | few_shot_enough | no_adapter
+    code: str  # pays_off | small_gain | no_measurable_gain | no_gain | too_few | few_shot_enough | no_adapter
     headline: str
     notes: tuple[str, ...] = ()
     gain_ci: tuple[float, float] | None = None  # bootstrap 95% CI of tuned - base macro-F1
@@ -197,14 +197,15 @@ def verdict(gold: Sequence[str], base: Sequence[str], tuned: Sequence[str] | Non
     ci_words = f"95% CI of the gain {ci[0]:+.2f} to {ci[1]:+.2f}"
     if one_label(tuned):
         code, headline = "no_gain", f"Tuning does not pay off: {compared}."
+    elif t > b and ci[0] <= 0:
+        # A gain the bootstrap cannot tell from zero is no gain anyone can count on, however large it looks.
+        code, headline = "no_measurable_gain", (f"No measurable gain from tuning: {compared}, but the {ci_words} "
+                                                f"includes zero (n={n}).")
     elif t >= b * (1 + gain) and t - b >= 0.05:
-        if ci[0] <= 0:
-            return Verdict("too_few", f"Too few held-out examples to tell: {compared}, but the {ci_words} "
-                           f"includes no gain (n={n}).", tuple(notes), ci)
         code, headline = "pays_off", f"Tuning pays off: {compared}; {ci_words}."
     elif t > b:
-        code, headline = "small_gain", (f"Tuning helps a little: {compared}, less than the {gain:.0%} "
-                                        "that would make it worth it.")
+        code, headline = "small_gain", (f"Tuning helps a little: {compared}; {ci_words}, less than the "
+                                        f"{gain:.0%} that would make it worth it.")
     else:
         code, headline = "no_gain", f"Tuning does not pay off: {compared}."
     if few_shot is not None and not one_label(few_shot):
@@ -226,9 +227,13 @@ class Comparison:
     by_viewpoint: dict[str, dict[str, Report]]
     verdict: Verdict
     notes: tuple[str, ...] = field(default=())  # per-group warnings
+    majority: Report | None = None  # always answering the most common training label: the floor to beat
+    majority_label: str = ""
 
     def to_dict(self) -> dict:
         out: dict = {"n": self.n}
+        if self.majority is not None:
+            out["majority"] = {"label": self.majority_label, **_short(self.majority)}
         for name, r in self.reports.items():
             out[name] = {**r.to_dict(),
                          "by_industry": {g: _short(x) for g, x in self.by_industry[name].items()},
@@ -257,10 +262,33 @@ def group_warnings(gold: Sequence[str], base: Sequence[str], tuned: Sequence[str
     return out
 
 
+COLUMN_NAMES = {"base": "The base model", "few_shot": "The few-shot model", "tuned": "The tuned model"}
+
+
+def majority_label(labels: Sequence[str]) -> str:
+    """The most common label (ties: the first in the usual order)."""
+    counts = Counter(labels)
+    order = {label: i for i, label in enumerate(LABELS)}
+    return min(counts, key=lambda label: (-counts[label], order.get(label, len(order)), label)) if counts else ""
+
+
+def below_majority(gold: Sequence[str], preds: Mapping[str, Sequence[str]], label: str) -> list[str]:
+    """Columns less accurate than always answering `label`."""
+    floor = accuracy(gold, [label] * len(gold))
+    return [f"{COLUMN_NAMES.get(name, name)} does worse than always answering '{label}' "
+            f"(accuracy {accuracy(gold, pred):.2f} vs {floor:.2f})."
+            for name, pred in preds.items() if accuracy(gold, pred) < floor]
+
+
 def compare(gold: Sequence[str], preds: Mapping[str, Sequence[str]], *, industries: Sequence[str] | None = None,
-            viewpoints: Sequence[str] | None = None, gain: float = GAIN, min_n: int = MIN_N) -> Comparison:
-    """Reports, breakdowns and the verdict for columns named "base", "few_shot" and (when trained) "tuned"."""
+            viewpoints: Sequence[str] | None = None, gain: float = GAIN, min_n: int = MIN_N,
+            majority: str | None = None) -> Comparison:
+    """Reports, breakdowns and the verdict for columns named "base", "few_shot" and (when trained) "tuned".
+
+    `majority` (the most common label of the training data; default: of `gold`) is the baseline every column
+    is shown beside: always answering it."""
     n = len(gold)
+    majority = majority or majority_label(gold)
     industries = list(industries) if industries is not None else [""] * n
     viewpoints = list(viewpoints) if viewpoints is not None else [""] * n
     notes: list[str] = []
@@ -273,5 +301,7 @@ def compare(gold: Sequence[str], preds: Mapping[str, Sequence[str]], *, industri
         by_industry={k: breakdown(gold, p, industries) for k, p in preds.items()},
         by_viewpoint={k: breakdown(gold, p, viewpoints) for k, p in preds.items()},
         verdict=verdict(gold, preds["base"], preds.get("tuned"), preds.get("few_shot"), gain=gain, min_n=min_n),
-        notes=tuple(notes),
+        notes=tuple(below_majority(gold, preds, majority) + notes) if majority else tuple(notes),
+        majority=report(gold, [majority] * n) if majority and n else None,
+        majority_label=majority or "",
     )

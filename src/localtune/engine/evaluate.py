@@ -59,13 +59,16 @@ def _scored(scores: dict[str, float]) -> Scored:
 
 def evaluate(reader: Reader, examples: Sequence[Example], *, adapter: str | None = None,
              pool: Sequence[Example] = (), k: int = FEW_SHOT_K, budget: int = CONTEXT_BUDGET,
-             cancel: CancelToken | None = None) -> Iterator[Scoring | Evaluation]:
+             cancel: CancelToken | None = None, labels: Sequence[str] | None = None) -> Iterator[Scoring | Evaluation]:
     """Score every example in each column; yields Scoring progress, then one Evaluation.
 
     `pool` (usually the training split) supplies the few-shot examples; without it there is no few-shot
-    column, and without `adapter` no tuned column.
+    column, and without `adapter` no tuned column. Every column chooses among the same `labels` (default: the
+    labels the examples use): data labelled only reasonable/problematic is not answered "mixed". The most
+    common label of `pool` (else of the examples) is the baseline shown beside the columns.
     """
     examples = tuple(examples)
+    labels = tuple(labels) if labels else tuple(x for x in LABELS if x in {e.label for e in examples}) or LABELS
     columns = {"base": None}
     if pool:
         columns["few_shot"] = None
@@ -83,13 +86,14 @@ def evaluate(reader: Reader, examples: Sequence[Example], *, adapter: str | None
             if column == "few_shot":
                 shots = nearest_examples(pool, example, k, retriever=retriever)
                 messages = reader.few_shot_messages(messages, shots, budget=budget)
-            scored.append(_scored(score_labels(reader, messages, adapter=active)))
+            scored.append(_scored(score_labels(reader, messages, adapter=active, labels=labels)))
             yield Scoring(column, i, len(examples))
         results[column] = tuple(scored)
     gold = [e.label for e in examples]
     comparison = metrics.compare(
         gold, {c: [s.prediction for s in r] for c, r in results.items()},
-        industries=[e.industry for e in examples], viewpoints=[e.viewpoint for e in examples])
+        industries=[e.industry for e in examples], viewpoints=[e.viewpoint for e in examples],
+        majority=metrics.majority_label([e.label for e in pool]) if pool else None)
     yield Evaluation(examples, results, comparison)
 
 

@@ -193,9 +193,12 @@ class EvaluatePage(Page):
         rest = verdict.get("text", "")[len(headline):].strip() if verdict.get("headline") else ""
         self.notes.setText(" ".join(filter(None, [rest, *result.get("notes", [])])))
         self.chart.set_reports([(NAMES[c], result[c]) for c in columns])
-        _fill(self.table, [[NAMES[c], _pct(result[c]["accuracy"]),
-                            "{} to {}".format(*map(_pct, result[c]["accuracy_ci"])),
-                            f"{result[c]['macro_f1']:.2f}", str(result[c]["n"])] for c in columns])
+        rows = [[NAMES[c], _pct(result[c]["accuracy"]), "{} to {}".format(*map(_pct, result[c]["accuracy_ci"])),
+                 f"{result[c]['macro_f1']:.2f}", str(result[c]["n"])] for c in columns]
+        if base := result.get("majority"):  # the floor: always answering the most common label
+            rows.append([f"Baseline: always '{base['label']}'", _pct(base["accuracy"]), "–",
+                         f"{base['macro_f1']:.2f}", str(base["n"])])
+        _fill(self.table, rows)
         for table, key in ((self.industry, "by_industry"), (self.viewpoint, "by_viewpoint")):
             groups = sorted({g for c in columns for g in result[c].get(key, {})})
             rows = []
