@@ -27,6 +27,20 @@ def test_prompt_tokens_are_masked_and_completion_ends_with_eos(tiny_model, examp
     assert tok.decode(t.ids[: t.prompt_len]).endswith("<|im_start|>assistant\n")
 
 
+def test_the_training_target_ends_with_the_templates_end_of_turn_even_when_eos_differs(tiny_model, examples):
+    from transformers import AutoTokenizer
+
+    from localtune.engine.data import end_of_turn_id
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    turn_end = tok.convert_tokens_to_ids("<|im_end|>")
+    assert end_of_turn_id(tok) == turn_end
+    tok.eos_token = "<|endoftext|>"  # a model whose EOS is not what its chat template closes a turn with
+    t = tokenize(tok, examples[0])
+    assert t.ids[-1] == turn_end and t.labels[-1] == turn_end  # the last label token: the model learns to stop
+    assert tok.decode(t.ids[t.prompt_len:-1]) == examples[0].completion
+
+
 def test_truncation_keeps_the_answer(tiny_model, examples):
     from transformers import AutoTokenizer
 

@@ -33,15 +33,38 @@ def render_prompt(tokenizer, example: Example) -> str:
     return "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
 
 
+def end_of_turn_id(tokenizer) -> int | None:
+    """The token that closes an assistant turn in the model's chat template (`<|im_end|>` for ChatML models),
+    else EOS. Learning to write it is how a tuned model learns to stop where the journal's analyses stop; some
+    models' EOS (`<|endoftext|>`) is not what their template ends a turn with."""
+    if getattr(tokenizer, "chat_template", None):
+        mark = "\u00a7\u00a7"
+        try:
+            chat = tokenizer.apply_chat_template([{"role": "user", "content": "a"},
+                                                  {"role": "assistant", "content": mark}], tokenize=False)
+        except Exception:  # noqa: BLE001 - templates raise their own errors (e.g. on roles they refuse)
+            chat = ""
+        if mark in chat:
+            added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+            special = set(tokenizer.all_special_ids) | {i for i, t in added.items() if getattr(t, "special", False)}
+            after = tokenizer(chat.split(mark, 1)[1], add_special_tokens=False)["input_ids"]
+            found = next((i for i in after if i in special), None)
+            if found is not None:
+                return found
+    return tokenizer.eos_token_id
+
+
 def tokenize(tokenizer, example: Example, max_len: int | None = None) -> Tokenized:
-    """Prompt and completion tokenized separately so the boundary is exact; the completion ends with EOS.
+    """Prompt and completion tokenized separately so the boundary is exact; the completion ends with the
+    end-of-turn token (see `end_of_turn_id`), so the model learns to stop.
 
     When longer than `max_len`, the prompt loses its start (the situation's end and the answer matter most).
     """
     prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False)["input_ids"]
     answer = tokenizer(example.completion, add_special_tokens=False)["input_ids"]
-    if tokenizer.eos_token_id is not None:
-        answer = [*answer, tokenizer.eos_token_id]
+    end = end_of_turn_id(tokenizer)
+    if end is not None:
+        answer = [*answer, end]
     if max_len and len(prompt) + len(answer) > max_len:
         answer = answer[: max_len - min(len(prompt), max_len // 2)]
         prompt = prompt[len(prompt) + len(answer) - max_len:]

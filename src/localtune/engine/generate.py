@@ -29,7 +29,7 @@ from ..dataset.reading_quality import repetition, stated_assessment
 from ..errors import ModelError
 from ..progress import CancelToken
 from . import model_load_lock
-from .data import render_prompt
+from .data import end_of_turn_id, render_prompt
 
 MAX_NEW_TOKENS = 256  # the hard cap: an assessment and a short paragraph fit well within it
 CONTEXT_BUDGET = 2048  # tokens a few-shot prompt may take (SmolLM2 reads 8k; smaller keeps CPUs quick)
@@ -244,6 +244,7 @@ class Reader:
         gen = getattr(model, "generation_config", None)
         extra = getattr(gen, "eos_token_id", None)
         eos.update(extra if isinstance(extra, list | tuple | set) else [extra])
+        eos.add(end_of_turn_id(tokenizer))  # what training taught a tuned model to end its answer with
         self.eos_ids = frozenset(i for i in eos if i is not None)
 
     @classmethod
