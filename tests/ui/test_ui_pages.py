@@ -279,6 +279,26 @@ def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_pat
     phrase = model.scenario(model.id_at(0)).situation[:40]
     assert len(phrase) == 40 and backup.exists() and phrase.encode() not in backup.read_bytes()
 
+    # Again onto the same file: the first click asks, the second replaces the earlier backup.
+    first = backup.read_bytes()
+    page.backup_pass.first.setText("backup passphrase")  # cleared after each backup
+    page.backup_pass.second.setText("backup passphrase")
+    page.backup_button.click()
+    assert "already exists" in page.backup_result.text() and backup.read_bytes() == first
+    page.backup_button.click()
+    qtbot.waitUntil(lambda: "backup written" in page.backup_result.text(), timeout=WAIT_MS)
+    assert backup.read_bytes() != first  # a new salt and key: a new file
+    # A file localtune did not write is never replaced, even when confirmed.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my own notes")
+    page.backup_path.edit.setText(str(notes))
+    page.backup_pass.first.setText("backup passphrase")
+    page.backup_pass.second.setText("backup passphrase")
+    page.backup_button.click()
+    page.backup_button.click()
+    qtbot.waitUntil(lambda: "localtune did not write it" in page.backup_result.text(), timeout=WAIT_MS)
+    assert notes.read_text() == "my own notes"
+
     window.lock()
     settle(qtbot, window)
     unlock(qtbot, window, "a new long passphrase")
@@ -352,3 +372,31 @@ def test_evaluate_page_shows_verdict_chart_confusion_industries_and_history(qtbo
     window.lock()
     settle(qtbot, window)
     assert page.versions.rowCount() == 0 and page.table.rowCount() == 0 and page.result is None
+
+
+def test_export_asks_before_replacing_and_never_writes_into_the_vault(qtbot, window, tmp_path):
+    from localtune.ui.dialogs.import_export import ExportDialog
+
+    dialog = ExportDialog(window.lane)
+    qtbot.addWidget(dialog)
+    dest = tmp_path / "journal.jsonl"
+    dialog.path.edit.setText(str(dest))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Exported"), timeout=WAIT_MS)
+    first = dest.read_text()
+    assert first.count("\n") >= 10
+
+    dest.write_text(first + "\n")  # mark it, to see whether it is replaced
+    dialog.export_button.click()
+    assert "already exists" in dialog.result.text() and dest.read_text() == first + "\n"
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Exported"), timeout=WAIT_MS)
+    assert dest.read_text() == first
+
+    key_file = window.paths.data / "vault.kdf.json"
+    header = key_file.read_bytes()
+    dialog.path.edit.setText(str(window.paths.data / "copy.jsonl"))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: "Nothing was written" in dialog.result.text(), timeout=WAIT_MS)
+    assert "vault folder" in dialog.result.text()
+    assert not (window.paths.data / "copy.jsonl").exists() and key_file.read_bytes() == header

@@ -48,3 +48,26 @@ def open_folder(parent: QWidget | None, caption: str) -> str:
 
 def save_file(parent: QWidget | None, caption: str, filters: str = JOURNAL_FILES) -> str:
     return _choose(parent, caption, filters, save=True)
+
+
+class ReplaceGuard:
+    """Asks before a write replaces an existing file, without a modal box: the first click on a destination that
+    exists says so, and a second click on the same destination confirms. The core then still replaces only a
+    file localtune wrote (an earlier export or backup) and refuses anything else."""
+
+    def __init__(self) -> None:
+        self._confirmed: str | None = None
+
+    def check(self, path: str) -> tuple[bool, str | None]:
+        """(go ahead, overwrite?) and a question to show when the user must confirm first."""
+        from pathlib import Path
+
+        if not Path(path).exists():
+            self._confirmed = None
+            return True, None
+        if self._confirmed == path:
+            self._confirmed = None
+            return True, "overwrite"
+        self._confirmed = path
+        return False, (f"{Path(path).name} already exists. Click again to replace it; only a file localtune "
+                       "wrote earlier can be replaced.")

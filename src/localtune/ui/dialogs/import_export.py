@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import explain
-from ..files import open_file, save_file
+from ..files import ReplaceGuard, open_file, save_file
 
 
 class _PathRow(QWidget):
@@ -160,6 +160,7 @@ class ExportDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
         self.export_button.clicked.connect(self.export)
+        self.replace_guard = ReplaceGuard()
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(warning)
@@ -173,8 +174,14 @@ class ExportDialog(QDialog):
         path = self.path.edit.text().strip()
         if not path:
             return
+        go, question = self.replace_guard.check(path)
+        if not go:
+            self.result.setText(question)
+            return
+        overwrite = question == "overwrite"
         self.export_button.setEnabled(False)
-        self.lane.submit(lambda ctx: export_file(path, ctx.journal.iter_all()), self._done, self._failed)
+        self.lane.submit(lambda ctx: export_file(path, ctx.journal.iter_all(), paths=ctx.paths, overwrite=overwrite),
+                         self._done, self._failed)
 
     def _done(self, count) -> None:
         self.export_button.setEnabled(True)

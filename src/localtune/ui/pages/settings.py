@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..dialogs.create import NewPassphraseFields
 from ..dialogs.import_export import _PathRow
 from ..errors import explain
-from ..files import BACKUP_FILES, open_file, save_file
+from ..files import BACKUP_FILES, ReplaceGuard, open_file, save_file
 from ..idle import DEFAULT_MINUTES
 from ..theme import THEMES
 from . import Page
@@ -168,6 +168,7 @@ class SettingsPage(Page):
         self.backup_path.edit.textChanged.connect(self._update_buttons)
         self.change_button.clicked.connect(self.change_passphrase)
         self.backup_button.clicked.connect(self.backup)
+        self.backup_guard = ReplaceGuard()
         self.restore_button.clicked.connect(self.confirm_restore)
         self._loading = False
 
@@ -297,6 +298,11 @@ class SettingsPage(Page):
 
     def backup(self) -> None:
         dest, passphrase = self.backup_path.edit.text().strip(), self.backup_pass.passphrase
+        go, question = self.backup_guard.check(dest) if dest else (True, None)
+        if not go:
+            self.backup_result.setText(question)
+            return
+        overwrite = question == "overwrite"
         self.backup_button.setEnabled(False)
         self.backup_result.setText("Writing the backup…")
 
@@ -304,7 +310,7 @@ class SettingsPage(Page):
             self.backup_pass.clear()
             self.backup_result.setText("Encrypted backup written. Keep its passphrase safe: it is needed to restore.")
 
-        self.lane.submit(lambda ctx: ctx.vault.backup(dest, passphrase), done,
+        self.lane.submit(lambda ctx: ctx.vault.backup(dest, passphrase, overwrite=overwrite), done,
                          lambda exc: self._report(self.backup_result, exc))
 
     def confirm_restore(self) -> QMessageBox | None:
