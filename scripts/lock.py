@@ -67,7 +67,10 @@ TARGETS = (
 
 def project_requirements() -> list[str]:
     """What pyproject.toml asks for: the app, the test and package extras, and the build backend."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pip carries the same parser
+        from pip._vendor import tomli as tomllib
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project = data["project"]
