@@ -73,10 +73,17 @@ def test_import_contracts_hold():
 def test_privacy_harden_sets_offline_variables_and_disables_core_dumps():
     code = (
         "import os, resource; from localtune import privacy; privacy.harden();"
-        "print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], resource.getrlimit(resource.RLIMIT_CORE))"
+        "print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['USE_HUB_KERNELS'],"
+        " resource.getrlimit(resource.RLIMIT_CORE))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "1 1 (0, 0)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1 1 NO (0, 0)"
+    if sys.platform.startswith("linux"):
+        # Not dumpable (PR_GET_DUMPABLE = 3 answers 0): no core file, and a debugger of the same user cannot attach.
+        flag = subprocess.run([sys.executable, "-c", "import ctypes; from localtune import privacy; privacy.harden();"
+                               "print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert flag == "0"
 
 
 def test_the_cli_goes_offline_before_running_a_command(tmp_path):
