@@ -15,7 +15,8 @@ Variants:
   fp32-peft    LoRA on the fp32 base as peft computes it (W·x + s·B·A·x)
   fp32-folded  the adapter folded into an fp32 working copy of each weight (engine/merged_lora.py)
   bf16         bf16 autocast on the fp32 base (autocast casts every weight to bf16 in every pass)
-  bf16-base    bf16 autocast with the frozen weights stored in bf16 (as on a GPU: no per-pass cast)
+  bf16-base    bf16 autocast with the adapted frozen weights stored in bf16 (no per-pass cast): what
+               training keeps when bf16 wins its timing on the first steps (merged_lora.keep_bf16)
   bf16-folded  the adapter folded into a bf16 working copy (one cast per optimizer step); experimental:
                an update smaller than half a bf16 step of its weight is rounded away in the forward pass
 
@@ -36,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 VARIANTS = ("fp32-peft", "fp32-folded", "bf16", "bf16-base", "bf16-folded")
-MATCHES = {"fp32-folded": "fp32-peft", "bf16-folded": "bf16", "bf16-base": "bf16"}
+MATCHES = {"fp32-folded": "fp32-peft", "bf16-folded": "bf16", "bf16-base": "bf16"}  # same maths as
 
 
 def cpu_flags() -> str:
@@ -96,18 +97,13 @@ def _bf16_folded(model) -> None:
 
 
 def build(variant: str, model_dir, plan_, config):
-    import torch
-
     from localtune.engine.train import _build
 
     bf16 = variant.startswith("bf16")
-    p = replace(plan_, bf16=bf16, merged_lora=variant == "fp32-folded")
+    # bf16-base is what training keeps after bf16 won its timing: built folded, then merged_lora.keep_bf16.
+    p = replace(plan_, bf16=bf16, merged_lora=variant in ("fp32-folded", "bf16-base"))
     model = _build(model_dir, p, config)
-    if variant == "bf16-base":
-        for prm in model.parameters():
-            if not prm.requires_grad:
-                prm.data = prm.data.to(torch.bfloat16)
-    elif variant == "bf16-folded":
+    if variant == "bf16-folded":
         _bf16_folded(model)
     return model, p
 
