@@ -69,7 +69,62 @@ def test_wrong_passphrase_and_corrupt_vault_get_different_messages(qtbot, demo_p
     assert dialog.error.text() == CORRUPT
     assert "damaged" in dialog.error_title.text()
     assert not window.is_unlocked
+    assert dialog.recovery.isVisible()  # the way out is right here: Settings needs an open vault
     window.close()
+
+
+def test_a_damaged_vault_is_restored_from_the_unlock_dialog_and_its_files_kept(qtbot, demo_paths, tmp_path):
+    from localtune.vault import Vault
+
+    backup = tmp_path / "journal.ltbackup"
+    with Vault.open(demo_paths, PASS) as vault:
+        entries = vault.conn.execute("SELECT count(*) FROM scenarios").fetchone()[0]
+        vault.backup(backup, "backup passphrase")
+    with open(demo_paths.vault, "r+b") as f:  # damage a page in the middle; the key header stays intact
+        f.seek(4096 * 3 + 200)
+        f.write(os.urandom(64))
+    damaged = demo_paths.vault.read_bytes()
+
+    window = make_window(qtbot, demo_paths)
+    window.start()
+    dialog = window.unlock_dialog
+    dialog.passphrase.setText(PASS)
+    dialog.unlock_button.click()
+    qtbot.waitUntil(lambda: dialog.recovery.isVisible(), timeout=WAIT_MS)
+    dialog.backup_path.edit.setText(str(backup))
+    dialog.backup_passphrase.setText("not the backup's")
+    dialog.restore_button.click()
+    qtbot.waitUntil(lambda: "Wrong passphrase" in dialog.error_title.text(), timeout=WAIT_MS)
+    assert not window.is_unlocked and demo_paths.vault.read_bytes() == damaged
+
+    dialog.backup_passphrase.setText("backup passphrase")
+    dialog.restore_button.click()
+    qtbot.waitUntil(lambda: window.is_unlocked and window.journal.model.rowCount() == entries, timeout=WAIT_MS)
+    assert "Restored from the backup" in window.statusBar().currentMessage()
+    kept = [p for p in demo_paths.data.glob("damaged-*/vault.db")]
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged  # set aside, byte for byte
+    window.close()
+    with Vault.open(demo_paths, "backup passphrase"):  # the restored vault opens with the backup's passphrase
+        pass
+
+
+def test_after_a_wrong_passphrase_enter_still_unlocks_and_quit_quits(qtbot, demo_paths):
+    window = make_window(qtbot, demo_paths)
+    window.start()
+    dialog = window.unlock_dialog
+    dialog.passphrase.setText("not the passphrase")
+    qtbot.keyClick(dialog.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=WAIT_MS)
+    dialog.quit_button.setFocus()  # a button that had focus must not take over Enter
+    dialog.passphrase.setFocus()
+    dialog.passphrase.setText(PASS)
+    qtbot.keyClick(dialog.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+    window.lock()
+    dialog = window.unlock_dialog
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible(), timeout=WAIT_MS)
+    dialog.quit_button.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
 
 
 def test_ctrl_l_locks_empties_every_view_and_asks_to_unlock(qtbot, window):

@@ -35,8 +35,8 @@ WRONG_PASSPHRASE = (
 )
 CORRUPT = (
     "Your passphrase was accepted, but the vault file is damaged and cannot be read safely. "
-    "localtune left it exactly as it is. Restore your journal from a backup (Settings, Restore), "
-    "or keep the file for recovery."
+    "localtune left it exactly as it is. Restore your journal from a backup below; the damaged files are "
+    "kept beside it."
 )
 
 

@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
             return self.unlock_dialog
         dialog = UnlockDialog(self)
         dialog.submitted.connect(self._unlock)
+        dialog.restore_requested.connect(self._restore_damaged)
+        dialog.quit_requested.connect(self.close)
         dialog.rejected.connect(self._unlock_cancelled)
         self.unlock_dialog = dialog
         dialog.open()
@@ -233,10 +235,33 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()
         self._on_unlocked()
 
+    def _restore_damaged(self, backup: str, passphrase: str) -> None:
+        """Recovery from the unlock dialog: the live vault cannot open, so the backup replaces it (the damaged
+        files are moved aside by the vault, never deleted) and the restored vault is opened at once."""
+        from ..vault import Vault
+
+        paths = self.paths
+        # A vault whose key header still reads proves the user knows its passphrase before it is replaced.
+        current = self.unlock_dialog.passphrase.text() or None if self.unlock_dialog is not None else None
+
+        def restore(ctx):
+            vault = Vault.restore(paths, backup, passphrase, current, replace_damaged=True)
+            ctx.attach(vault)
+            return vault.set_aside
+
+        self.lane.submit(restore, self._restored, self._unlock_failed)
+
+    def _restored(self, set_aside) -> None:
+        self._unlock_ok(None)
+        where = f" The damaged files are in {set_aside}." if set_aside else ""
+        self.statusBar().showMessage(f"Restored from the backup; it opens with the backup's passphrase.{where}")
+
     def _unlock_failed(self, exc) -> None:
+        from ..errors import VaultCorruptError
+
         e = explain(exc)
         if self.unlock_dialog is not None:
-            self.unlock_dialog.show_error(e.title, e.text)
+            self.unlock_dialog.show_error(e.title, e.text, recovery=isinstance(exc, VaultCorruptError))
 
     def _unlock_cancelled(self) -> None:
         self.unlock_dialog = None  # stays on the lock screen; "Unlock…" asks again
