@@ -13,7 +13,7 @@ analyses and the badge by label likelihood. Per setting and column:
 - ended: share of readings that ended before the cap (end of turn, paragraph end or calibrated length)
 - F1: token-F1 of the analysis against the journal's own analysis of that perspective
 - agree: share of readings whose text states the badge's label (of those that state one)
-- tok/s: generated tokens per second of generation (label scoring excluded)
+- tok/s: tokens of the reading per second of its column's wall time (prompt, and for "after" label scoring, included)
 
 `--grid` tries several repetition penalties and no-repeat sizes on the generic and few-shot columns (how the
 defaults were picked). `--adapter` takes a PEFT folder (`localtune-cli adapters export NAME DIR --yes`) for
@@ -117,6 +117,23 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def streaming_speed(reader, examples, tokens: int = 64, repeats: int = 3) -> dict:
+    """Tokens/s of the streaming loop over a fixed number of tokens: plain greedy (as before) vs the default
+    processors (stopping rules off, so both write exactly `tokens`), alternating, best of `repeats`."""
+    from localtune.engine.generate import GREEDY, Decoding
+
+    settings = {"greedy": replace(GREEDY, max_new_tokens=tokens),
+                "processors": Decoding(paragraph_end=False, max_new_tokens=tokens)}
+    best = {name: float("inf") for name in settings}
+    for i in range(repeats):
+        for name in settings if i % 2 == 0 else reversed(list(settings)):
+            start = time.perf_counter()
+            n = sum(1 for _ in reader.token_ids(examples[i % len(examples)].messages, decoding=settings[name],
+                                                max_new_tokens=tokens))
+            best[name] = min(best[name], (time.perf_counter() - start) / max(n, 1))
+    return {name: 1 / t for name, t in best.items()}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", help="where the starter is (or is converted to); default: a cache folder")
@@ -126,6 +143,7 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", action="store_true", help="try several repetition settings (generic, few-shot)")
     parser.add_argument("--show", type=int, default=1, help="print this many readings per column and setting")
     parser.add_argument("--json", help="write the measures here")
+    parser.add_argument("--speed", action="store_true", help="only the streaming speed, greedy vs processors")
     args = parser.parse_args(argv)
 
     from localtune.engine import load_libraries
@@ -150,6 +168,11 @@ def main(argv=None) -> int:
     print(f"{len(examples)} held-out situations, {len(pool)} training examples; calibrated length {target} "
           f"tokens (cap {MAX_NEW_TOKENS})", file=sys.stderr)
 
+    if args.speed:
+        speed = streaming_speed(reader, examples)
+        print(f"streaming tokens/s: greedy {speed['greedy']:.1f}, with the default processors "
+              f"{speed['processors']:.1f} ({speed['processors'] / speed['greedy']:.2f}x)")
+        return 0
     settings = {"before (greedy)": (replace(GREEDY, max_new_tokens=MAX_NEW_TOKENS), None),
                 "after (default)": (Decoding(target_tokens=target), labels)}
     if args.grid:

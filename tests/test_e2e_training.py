@@ -43,8 +43,13 @@ def test_init_demo_train_analyze_on_the_starter_model(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     columns = json.loads(r.stdout.strip().splitlines()[-1])
     for name in ("generic", "few_shot", "tuned"):
-        assert columns[name]["assessment"] in ("reasonable", "problematic", "mixed", "unclear")
+        assert columns[name]["assessment"] in ("reasonable", "problematic", "mixed")
         assert columns[name]["text"].strip()
+        shares = columns[name]["probabilities"]  # the label-likelihood distribution behind the badge
+        assert set(shares) == {"reasonable", "problematic", "mixed"} and sum(shares.values()) == pytest.approx(1, abs=1e-3)
+        assert columns[name]["assessment"] == max(shares, key=shares.get)
+        assert not columns[name]["repeating"]  # decoding that cannot loop
+        assert columns[name]["stop"] != "cap" or any("Cut off" in n for n in columns[name]["notes"])
 
     # Evaluation on an outside labelled file (not imported): the three columns, scored by label likelihood.
     labelled = tmp_path / "labelled.jsonl"
