@@ -73,6 +73,8 @@ def test_idle_lock_closes_the_connection_and_empties_every_model(qtbot, demo_pat
     settle(qtbot, window)
     window.journal.show_scenario(canary_id)
     qtbot.waitUntil(lambda: CANARY in window.journal.editor.situation.toPlainText(), timeout=WAIT_MS)
+    # The table model fetches rows lazily on the lane: on a busy machine the row may not be cached yet.
+    qtbot.waitUntil(lambda: window.journal.model.scenario(canary_id) is not None, timeout=WAIT_MS)
     window.compare.use_scenario(window.journal.model.scenario(canary_id))
     window.journal.search.setText(CANARY)
     assert any(CANARY in t for t in app_texts())  # the sweep below sees journal text when it is there
