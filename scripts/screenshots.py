@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Render every page of the desktop app into PNGs, for the README and for looking at.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR]   # default docs/screenshots
-    xvfb-run -a .venv/bin/python scripts/screenshots.py                            # the same under a virtual X
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR] [--no-runs]  # docs/screenshots
+    xvfb-run -a .venv/bin/python scripts/screenshots.py                                       # under a virtual X
 
-Uses a throwaway LOCALTUNE_HOME with the demo journal. The Train, Compare and Evaluate pages are shown as
-they are now; the "-preview" pictures feed those pages stand-in events (no model runs) to show the layout
-they take once their services are wired.
+Uses a throwaway LOCALTUNE_HOME with the demo journal. "05-train-run" comes from real work on the starter model
+through the Train page's own button: a short training run of TRIAL_STEPS steps (about 5 minutes on a 2-core CPU;
+--no-runs skips it). The Compare and Evaluate pages are shown before a run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,28 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 PASS = "correct horse battery"
 SIZE = (1280, 820)
-
-
-@dataclass
-class _Progress:
-    step: int
-    total: int
-    loss: float
-    eta_s: float
-    eval_loss: float | None = None
-
-
-@dataclass
-class _Piece:
-    column: str
-    text: str
-
-
-@dataclass
-class _Analysis:
-    column: str
-    assessment: str
-    text: str
+TRIAL_STEPS = 12
 
 
 def _pump(app, until=lambda: True, timeout=30.0, settle_ms=150):
@@ -65,7 +43,15 @@ def _save(widget, out: Path, name: str) -> None:
     print("wrote", out / f"{name}.png")
 
 
+def _run_to_end(app, page, timeout: float) -> None:
+    _pump(app, lambda: page.runner is not None and not page.runner.running, timeout=timeout, settle_ms=500)
+    if page.runner is None or page.runner.running:
+        raise SystemExit(f"{type(page).__name__} did not finish within {timeout:.0f} s")
+
+
 def main(argv: list[str]) -> int:
+    runs = "--no-runs" not in argv
+    argv = [a for a in argv if a != "--no-runs"]
     out = Path(argv[0]) if argv else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="localtune-shots-"))
@@ -76,7 +62,7 @@ def main(argv: list[str]) -> int:
     privacy.harden()
     from PySide6.QtWidgets import QApplication
 
-    from localtune.dataset import metrics
+    from localtune.engine.train import TrainConfig
     from localtune.journal.repository import Journal
     from localtune.paths import resolve
     from localtune.services import load_demo_journal
@@ -136,42 +122,20 @@ def main(argv: list[str]) -> int:
         _pump(app, lambda w=window: not w.train.hardware.text().startswith("Looking") and w.train.model.count() > 0,
               timeout=90)
         _save(window, out, f"05-train{suffix}")
-        total = 120
-        for step in range(1, 73):
-            loss = 2.4 * (0.55 + 0.45 * 0.96**step)
-            window.train.on_event(_Progress(step, total, loss, (total - step) * 1.7,
-                                            loss * 1.05 + 0.05 if step % 12 == 0 else None))
-        _pump(app)
-        _save(window, out, f"05-train-preview{suffix}")
+        if runs and scheme == "light":
+            window.train.config = TrainConfig(epochs=1, max_steps=TRIAL_STEPS)
+            window.train.start()
+            _run_to_end(app, window.train, timeout=3600)
+            _save(window, out, "05-train-run")
 
         window.show_page(window.pages.index(window.compare))
         window._compare_selected_entry()
-        _pump(app)
+        _pump(app, lambda w=window: w.lane.pending == 0)
         _save(window, out, f"06-compare{suffix}")
-        readings = {
-            "generic": ("mixed", "Both sides have a point. Deadlines matter, but so does workload. "
-                                 "It would help to talk openly about priorities."),
-            "few_shot": ("problematic", "Asking for unpaid extra hours at short notice, for the third time this "
-                                        "month, goes beyond what the team agreed."),
-            "tuned": ("problematic", "In this field, late changes are negotiated, not announced. Moving the work "
-                                     "without asking shifts the cost of a planning gap onto one person."),
-        }
-        for column, (label, text) in readings.items():
-            window.compare.on_event(_Piece(column, text))
-            window.compare.on_event(_Analysis(column, label, text))
-        window.compare._paint()
-        _save(window, out, f"06-compare-preview{suffix}")
 
         window.show_page(window.pages.index(window.evaluate))
         _pump(app)
         _save(window, out, f"07-evaluate{suffix}")
-        gold = ["problematic"] * 12 + ["reasonable"] * 10 + ["mixed"] * 6
-        base = ["problematic"] * 20 + ["mixed"] * 8
-        few = gold[:18] + ["problematic"] * 10
-        tuned = gold[:24] + ["mixed", "problematic", "reasonable", "problematic"]
-        window.evaluate.show_result(metrics.compare(gold, {"base": base, "few_shot": few, "tuned": tuned}).to_dict())
-        _pump(app)
-        _save(window, out, f"07-evaluate-preview{suffix}")
 
         window.show_page(window.pages.index(window.settings))
         _pump(app)
