@@ -151,22 +151,27 @@ def test_estimate_on_a_bf16_cpu_measures_both_and_returns_the_choice(tiny_model,
     assert q.candidates == () and not q.bf16 and q.merged_lora and "measured per token" not in q.describe()
 
 
-def test_folding_switches_off_for_bf16_autocast_and_back(tiny_model_saved_in_bf16):
+def _lora_model(folder):
+    """The same random LoRA model at every call: r = 4 on all linear layers, with non-zero B so adapters matter."""
     import torch
+    from peft import LoraConfig, get_peft_model
 
     from localtune.engine.adapters import load_base
 
-    def model():
-        from peft import LoraConfig, get_peft_model
+    torch.manual_seed(0)
+    m = get_peft_model(load_base(folder), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    return m
 
-        torch.manual_seed(0)
-        m = get_peft_model(load_base(tiny_model_saved_in_bf16), LoraConfig(r=4, lora_alpha=8,
-                                                                           target_modules="all-linear"))
-        with torch.no_grad():
-            for name, p in m.named_parameters():
-                if "lora_B" in name:
-                    p.normal_(0, 0.05)
-        return m
+
+def test_folding_switches_off_for_bf16_autocast_and_back(tiny_model_saved_in_bf16):
+    import torch
+
+    def model():
+        return _lora_model(tiny_model_saved_in_bf16)
 
     ids = torch.randint(0, 50, (1, 9))
     peft, folded = model(), model()
@@ -187,19 +192,9 @@ def test_keep_bf16_computes_what_bf16_autocast_computes(tiny_model, tiny_model_s
     """Once bf16 has won, every adapted frozen weight is stored in bf16 (also those of a model saved in fp32):
     autocast rounds them so in every pass anyway."""
     import torch
-    from peft import LoraConfig, get_peft_model
-
-    from localtune.engine.adapters import load_base
 
     def model():
-        torch.manual_seed(0)
-        m = get_peft_model(load_base(tiny_model_saved_in_bf16 if saved_in == "bf16" else tiny_model),
-                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
-        with torch.no_grad():
-            for name, p in m.named_parameters():
-                if "lora_B" in name:
-                    p.normal_(0, 0.05)
-        return m
+        return _lora_model(tiny_model_saved_in_bf16 if saved_in == "bf16" else tiny_model)
 
     ids = torch.randint(0, 50, (2, 9))
     peft, kept = model(), model()

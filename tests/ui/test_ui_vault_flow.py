@@ -43,6 +43,13 @@ def test_first_run_creates_the_vault_offers_the_demo_and_shows_rows(qtbot, paths
     window.close()
 
 
+def _damage_a_page(vault_file) -> None:
+    """Random bytes over a page in the middle; the key header stays intact, so the passphrase is accepted."""
+    with open(vault_file, "r+b") as f:
+        f.seek(4096 * 3 + 200)
+        f.write(os.urandom(64))
+
+
 def test_wrong_passphrase_and_corrupt_vault_get_different_messages(qtbot, demo_paths):
     window = make_window(qtbot, demo_paths)
     window.start()
@@ -57,9 +64,7 @@ def test_wrong_passphrase_and_corrupt_vault_get_different_messages(qtbot, demo_p
     assert dialog.unlock_button.isEnabled()
     window.close()
 
-    with open(demo_paths.vault, "r+b") as f:  # damage a page in the middle; the key header stays intact
-        f.seek(4096 * 3 + 200)
-        f.write(os.urandom(64))
+    _damage_a_page(demo_paths.vault)
     window = make_window(qtbot, demo_paths)
     window.start()
     dialog = window.unlock_dialog
@@ -80,9 +85,7 @@ def test_a_damaged_vault_is_restored_from_the_unlock_dialog_and_its_files_kept(q
     with Vault.open(demo_paths, PASS) as vault:
         entries = vault.conn.execute("SELECT count(*) FROM scenarios").fetchone()[0]
         vault.backup(backup, "backup passphrase")
-    with open(demo_paths.vault, "r+b") as f:  # damage a page in the middle; the key header stays intact
-        f.seek(4096 * 3 + 200)
-        f.write(os.urandom(64))
+    _damage_a_page(demo_paths.vault)
     damaged = demo_paths.vault.read_bytes()
 
     window = make_window(qtbot, demo_paths)

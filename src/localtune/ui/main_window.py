@@ -241,8 +241,9 @@ class MainWindow(QMainWindow):
         from ..vault import Vault
 
         paths = self.paths
-        # A vault whose key header still reads proves the user knows its passphrase before it is replaced.
-        current = self.unlock_dialog.passphrase.text() or None if self.unlock_dialog is not None else None
+        # A vault whose key header still reads proves the user knows its passphrase before it is replaced; only
+        # the unlock dialog asks for a restore, so it is there.
+        current = self.unlock_dialog.passphrase.text() or None
 
         def restore(ctx):
             vault = Vault.restore(paths, backup, passphrase, current, replace_damaged=True)
