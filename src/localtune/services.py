@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import InvalidInputError
 from .journal.demo import load_demo
+from .journal.drafts import load_drafts, save_drafts
 from .journal.io import Parsed, read_file
 from .journal.repository import Journal
 from .paths import Paths
@@ -48,3 +49,13 @@ def load_demo_journal(journal: Journal, *, again: bool = False) -> int:
     count, _ = import_parsed(journal, parsed, "the demo journal")
     journal.vault.set_setting(DEMO_SETTING, True)
     return count
+
+
+def keep_drafts(journal: Journal, drafts: dict) -> None:
+    """Store the unsaved edits {key: Scenario} inside the vault (on lock and quit), replacing earlier ones."""
+    save_drafts(journal.vault, drafts)
+
+
+def kept_drafts(journal: Journal) -> dict:
+    """The unsaved edits stored at the last lock or quit ({} when none)."""
+    return load_drafts(journal.vault)

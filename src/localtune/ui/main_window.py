@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         """Close the vault, empty every page and model, and ask for the passphrase again."""
         if not self.is_unlocked:
             return
-        self.journal.flush()  # queued before the lock on the same lane, so the last edit is kept
+        self.journal.park()  # queued before the lock on the same lane: the last edit is saved or kept as a draft
         self.idle.stop()
         self.lane.invalidate()
         self.lane.submit(lambda ctx: ctx.detach())
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         if self.is_unlocked:
-            self.journal.flush()
+            self.journal.park()
         for page in (self.train, self.compare, self.evaluate):
             page.on_locked()
         self.idle.stop()

@@ -1,8 +1,13 @@
-"""The journal page: search as you type, filters, a lazy table, the editor with autosave, delete and undo."""
+"""The journal page: search as you type, filters, a lazy table, the editor with autosave, delete and undo.
+
+No edit is lost: every unsaved change is kept as a draft (in memory; inside the vault on lock and quit), and
+leaving an entry whose edit cannot be saved yet asks first: keep editing, discard, or keep it as a draft.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -55,6 +61,11 @@ class JournalPage(Page):
         self._query_seq = 0
         self._keep_editor = False
         self.autosave_ms = AUTOSAVE_MS
+        self.drafts: dict[int, Scenario] = {}  # unsaved edits by key: a scenario id, or negative for a new entry
+        self._drafts_known = False  # the vault's stored drafts were read (only then may they be overwritten)
+        self._key: int | None = None  # the draft key of what the editor shows
+        self._next_new = -1
+        self.leave_box: QMessageBox | None = None
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the journal (Ctrl+F)")
@@ -73,6 +84,9 @@ class JournalPage(Page):
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.setToolTip("Bring back the last deleted entry (Ctrl+Z)")
         self.demo_button = QPushButton("Load the demo journal")
+        self.drafts_button = QPushButton()
+        self.drafts_button.setToolTip("Entries with changes that are not saved yet: open the next one")
+        self.drafts_button.setVisible(False)
         import_button = QPushButton("Import…")
         export_button = QPushButton("Export…")
 
@@ -98,7 +112,7 @@ class JournalPage(Page):
         for box in (self.industry, self.assessment, self.viewpoint, self.use):
             filters.addWidget(box)
         actions = QHBoxLayout()
-        for button in (self.new_button, self.delete_button, self.undo_button):
+        for button in (self.new_button, self.delete_button, self.undo_button, self.drafts_button):
             actions.addWidget(button)
         actions.addWidget(self.count_label, 1, Qt.AlignmentFlag.AlignCenter)
         for button in (self.demo_button, import_button, export_button):
@@ -128,6 +142,7 @@ class JournalPage(Page):
         self.delete_button.clicked.connect(self.delete_selected)
         self.undo_button.clicked.connect(self.undo_delete)
         self.demo_button.clicked.connect(self.load_demo)
+        self.drafts_button.clicked.connect(self.open_next_draft)
         import_button.clicked.connect(self.open_import)
         export_button.clicked.connect(self.open_export)
 
@@ -142,6 +157,9 @@ class JournalPage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
+        from ...services import kept_drafts
+
+        self.lane.submit(lambda ctx: kept_drafts(ctx.journal), self._drafts_loaded)
         self.reload()
         self.refresh_filters()
 
@@ -150,6 +168,12 @@ class JournalPage(Page):
         self._save_timer.stop()
         self._saving = self._dirty = False
         self.undo_stack.clear()
+        if self.leave_box is not None:
+            self.leave_box.close()
+        self.drafts.clear()
+        self._drafts_known = False
+        self._key = None
+        self._update_drafts_button()
         self.editor.load(None)
         self.model.clear()
         for box in (self.industry, self.assessment, self.viewpoint, self.use):
@@ -242,7 +266,9 @@ class JournalPage(Page):
 
     def show_scenario(self, scenario_id: int) -> None:
         """Jump to an entry (from the dataset page): clear search and filters so it is in the list."""
-        self.flush()
+        self.leave_then(lambda: self._show_scenario_now(scenario_id))
+
+    def _show_scenario_now(self, scenario_id: int) -> None:
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
@@ -258,10 +284,14 @@ class JournalPage(Page):
         if scenario_id is None or scenario_id == self.editor.scenario_id or self._keep_editor:
             self._update_buttons()
             return
+        if self._needs_question():
+            self._show_editor_row()  # the list keeps pointing at the entry being edited until the user answers
+            self._ask_before_leaving(lambda: self.select_id(scenario_id))
+            return
         self.flush()
         cached = self.model.scenario(scenario_id)
         if cached is not None:
-            self.editor.load(copy.deepcopy(cached))
+            self._load_entry(copy.deepcopy(cached), scenario_id)
         else:
             self.lane.submit(lambda ctx: ctx.journal.get(scenario_id), self._load_if_current)
         self._update_buttons()
@@ -269,21 +299,144 @@ class JournalPage(Page):
     def _load_if_current(self, scenario: Scenario) -> None:
         index = self.table.currentIndex()
         if index.isValid() and self.model.id_at(index.row()) == scenario.id:
+            self._load_entry(scenario, scenario.id)
+
+    def _load_entry(self, scenario: Scenario, key: int) -> None:
+        """Show an entry in the editor: its kept draft, when there is one."""
+        self._save_timer.stop()
+        self._dirty = False
+        self._key = key
+        draft = self.drafts.get(key)
+        if draft is None:
             self.editor.load(scenario)
+        else:
+            self.editor.load(copy.deepcopy(draft))
+            self.editor.show_draft()
+            if not self.editor.problems():  # a valid draft (its save was cut short): save it now
+                self._dirty = True
+                self._save_timer.start(self.autosave_ms)
+        self._update_drafts_button()
+
+    def _show_editor_row(self) -> None:
+        shown = self.editor.scenario_id
+        if shown is None or not self.select_id(shown, load=False):
+            self._clear_selection()
+
+    def _clear_selection(self) -> None:
+        self._keep_editor = True
+        try:
+            self.table.selectionModel().clearSelection()
+            self.table.selectionModel().setCurrentIndex(self.model.index(-1, -1),
+                                                        QItemSelectionModel.SelectionFlag.NoUpdate)
+        finally:
+            self._keep_editor = False
+
+    # -- leaving an entry with unsaved problems --------------------------------------------------------------
+
+    def _needs_question(self) -> bool:
+        """Edits made in this visit that cannot be saved yet (a kept draft, left untouched, leaves quietly)."""
+        return self.editor.has_scenario and self._dirty and bool(self.editor.problems())
+
+    def leave_then(self, go: Callable[[], None]) -> None:
+        """Run `go` (it shows something else in the editor) once the edit in hand is saved, kept or dropped."""
+        if self._needs_question():
+            self._ask_before_leaving(go)
+        else:
+            self.flush()
+            go()
+
+    def _ask_before_leaving(self, go: Callable[[], None]) -> QMessageBox:
+        if self.leave_box is not None:
+            return self.leave_box
+        box = QMessageBox(QMessageBox.Icon.Warning, "This entry is not saved yet",
+                          "Not saved yet: " + "; ".join(self.editor.problems()) + ".\n\nKeep it as a draft to "
+                          "finish later (it stays encrypted in the vault), discard the changes, or keep editing.",
+                          QMessageBox.StandardButton.NoButton, self)
+        keep_editing = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        discard = box.addButton("Discard changes", QMessageBox.ButtonRole.DestructiveRole)
+        keep_draft = box.addButton("Keep as draft", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(keep_editing)
+        box.setEscapeButton(keep_editing)
+        self.keep_editing_button, self.discard_button, self.keep_draft_button = keep_editing, discard, keep_draft
+
+        def answered(button) -> None:
+            self.leave_box = None
+            if button is keep_editing:
+                self.editor.setFocus()
+                return
+            if button is discard and self._key is not None:
+                self.drafts.pop(self._key, None)
+            self._save_timer.stop()
+            self._dirty = False
+            self._store_drafts()
+            go()
+            self._update_drafts_button()
+
+        box.buttonClicked.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.leave_box = box
+        box.open()
+        return box
+
+    # -- drafts ----------------------------------------------------------------------------------------------
+
+    def _drafts_loaded(self, drafts: dict[int, Scenario]) -> None:
+        self.drafts = {**drafts, **self.drafts}  # anything edited since unlocking is newer
+        self._drafts_known = True
+        self._next_new = min([*self.drafts, 0]) - 1
+        self._update_drafts_button()
+        if drafts:
+            self.message.emit(f"{len(drafts)} unsaved draft(s) kept from last time: \"Open draft\" shows them.")
+
+    def _store_drafts(self) -> None:
+        """Write the drafts into the vault (only after the stored ones were read, or they would be lost)."""
+        if not self._drafts_known:
+            return
+        from ...services import keep_drafts
+
+        drafts = copy.deepcopy(self.drafts)
+        self.lane.submit(lambda ctx: keep_drafts(ctx.journal, drafts) if ctx.journal is not None else None)
+
+    def park(self) -> None:
+        """Before locking or quitting: save what can be saved, keep the rest as drafts inside the vault."""
+        self.flush()
+        self._store_drafts()
+
+    def open_next_draft(self) -> None:
+        others = sorted((k for k in self.drafts if k != self._key), key=lambda k: (k < 0, abs(k)))
+        if not others:
+            return
+        key = others[0]
+        if key > 0:
+            self.show_scenario(key)
+        else:
+            self.leave_then(lambda: self._open_new(key))
+
+    def _update_drafts_button(self) -> None:
+        count = len(self.drafts)
+        self.drafts_button.setText(f"Open draft ({count})")
+        self.drafts_button.setVisible(count > (1 if self._key in self.drafts else 0))
 
     # -- editing and autosave ------------------------------------------------------------------------------
 
     def new_entry(self) -> None:
-        self.flush()
-        self.table.selectionModel().clearSelection()
-        self.table.selectionModel().setCurrentIndex(self.model.index(-1, -1),
-                                                    QItemSelectionModel.SelectionFlag.NoUpdate)
-        self.editor.load(Scenario(situation=""))
+        self.leave_then(self._new_entry_now)
+
+    def _new_entry_now(self) -> None:
+        key, self._next_new = self._next_new, self._next_new - 1
+        self._open_new(key)
         self.editor.situation.setFocus()
+
+    def _open_new(self, key: int) -> None:
+        self._clear_selection()
+        self._load_entry(Scenario(situation=""), key)
         self._update_buttons()
 
     def _edited(self) -> None:
         self._dirty = True
+        if self._key is not None:
+            self.drafts[self._key] = self.editor.value()
+            self._update_drafts_button()
         self._save_timer.start(self.autosave_ms)
 
     def flush(self) -> None:
@@ -304,6 +457,9 @@ class JournalPage(Page):
         self._dirty = False
         self._saving = True
         self.editor.status_label.setText("Saving…")
+        key = self._key
+        self.drafts.pop(key, None)  # the save carries this edit; a failed save keeps it as a draft again
+        self._update_drafts_button()
 
         def job(ctx):
             if scenario.id is None:
@@ -313,11 +469,18 @@ class JournalPage(Page):
             return scenario
 
         loaded = self.editor.loaded
-        self.lane.submit(job, lambda saved: self._saved(saved, loaded), self._save_failed)
+        kept = copy.deepcopy(scenario)
+        self.lane.submit(job, lambda saved: self._saved(saved, loaded, key),
+                         lambda exc: self._save_failed(exc, key, kept))
 
-    def _saved(self, scenario: Scenario, loaded: int) -> None:
+    def _saved(self, scenario: Scenario, loaded: int, key: int | None = None) -> None:
         self._saving = False
         was_new = self.model.row_of(scenario.id) is None
+        if key is not None and key < 0:  # a new entry got its id: its later edits are kept under that id
+            if key in self.drafts:
+                self.drafts[scenario.id] = self.drafts.pop(key)
+            if self._key == key:
+                self._key = scenario.id
         if self.editor.loaded == loaded:  # still the entry that was saved (not another one loaded since)
             self.editor.mark_saved(scenario)
             self.editor.status_label.setText("Saved" if not self._dirty else "Editing…")
@@ -330,9 +493,12 @@ class JournalPage(Page):
         if self._dirty:
             self._save_timer.start(self.autosave_ms)
 
-    def _save_failed(self, exc) -> None:
+    def _save_failed(self, exc, key: int | None = None, scenario: Scenario | None = None) -> None:
         self._saving = False
         self._dirty = True
+        if key is not None and scenario is not None:
+            self.drafts.setdefault(key, scenario)
+            self._update_drafts_button()
         self.editor.status_label.setText("Not saved")
         self.editor.problems_label.setText(explain(exc).text)
 
@@ -350,6 +516,10 @@ class JournalPage(Page):
         self._save_timer.stop()
         row = self.model.row_of(scenario_id) or 0
         self._dirty = False
+        if self.drafts.pop(scenario_id, None) is not None:  # deleting drops its unsaved changes too
+            self._store_drafts()
+        self._key = None
+        self._update_drafts_button()
         self.editor.load(None)
         self.lane.submit(lambda ctx: ctx.journal.delete(scenario_id), lambda s: self._deleted(s, row))
 

@@ -119,7 +119,7 @@ class ScenarioEditor(QWidget):
         form.addRow("Use", self.use)
         self._perspectives_box = QVBoxLayout()
         self._perspectives_box.setSpacing(6)
-        add = QPushButton("Add perspective")
+        add = self.add_perspective_button = QPushButton("Add perspective")
         add.clicked.connect(lambda: self.add_perspective(None, user=True))
         self.problems_label = QLabel()
         self.problems_label.setObjectName("problemsLabel")
@@ -240,6 +240,12 @@ class ScenarioEditor(QWidget):
         """The save went through: keep its id and timestamps as the new base, without reloading fields."""
         self._base = replace(scenario)
         self.heading.setText(f"Entry {scenario.id}")
+
+    def show_draft(self) -> None:
+        """The loaded scenario is a kept draft: say so, and what stops it from being saved."""
+        found = self.problems()
+        self.problems_label.setText("Draft, not saved yet" + (": " + "; ".join(found) + "." if found else "."))
+        self.status_label.setText("Draft")
 
     def _edited(self, *_args) -> None:
         if self._loading or self._base is None:
