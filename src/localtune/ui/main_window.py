@@ -33,6 +33,7 @@ from .pages.journal import JournalPage
 from .pages.settings import SettingsPage
 from .pages.train import TrainPage
 from .tasks import TaskLane
+from .widgets.task_indicator import TaskIndicator
 
 TITLE = "localtune"
 OFFLINE_NOTE = "Offline: nothing leaves this computer"
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.unlock_dialog: UnlockDialog | None = None
         self.create_dialog: CreateVaultDialog | None = None
         self.demo_offer: QMessageBox | None = None
+        self.quit_box: QMessageBox | None = None
+        self._quit_when_stopped = False
 
         self.journal = JournalPage(self.lane)
         self.dataset = DatasetPage(self.lane)
@@ -112,7 +115,16 @@ class MainWindow(QMainWindow):
         offline = QLabel(OFFLINE_NOTE)
         offline.setToolTip("localtune makes no network connections unless you ask it to download a base model.")
         offline.setObjectName("offlineNote")
+        self.tasks = TaskIndicator()
+        self.statusBar().addPermanentWidget(self.tasks)
         self.statusBar().addPermanentWidget(offline)
+        self.tasks.open_requested.connect(
+            lambda key: self.show_page(self.pages.index(getattr(self, key))) if hasattr(self, key) else None)
+        for key, page in (("train", self.train), ("compare", self.compare)):
+            page.task.connect(lambda text, step, total, key=key: self.tasks.update_task(key, text, step, total))
+            page.task_ended.connect(lambda key=key: self.tasks.end_task(key))
+        self.train.task.connect(lambda *_: self.compare.set_training_busy(True))
+        self.train.task_ended.connect(lambda: self.compare.set_training_busy(False))
 
         self.lock_action = QAction("Lock", self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
@@ -307,7 +319,40 @@ class MainWindow(QMainWindow):
         self.root.setCurrentWidget(self.root.widget(1) if unlocked else self.lock_screen)
         self.lock_action.setEnabled(unlocked)
 
+    def ask_quit_during_training(self) -> QMessageBox:
+        """Quitting stops training: say so, and let the user keep it going instead."""
+        if self.quit_box is not None:
+            self.quit_box.raise_()
+            return self.quit_box
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
+                          "Quitting stops the training. Its last checkpoint is kept in the vault, and Resume on the "
+                          "Train page continues from there.", QMessageBox.StandardButton.NoButton, self)
+        self.stop_and_quit = box.addButton("Stop training and quit", QMessageBox.ButtonRole.DestructiveRole)
+        self.keep_training = box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(self.keep_training)
+        box.setEscapeButton(self.keep_training)
+
+        def answered(button) -> None:
+            self.quit_box = None
+            if button is self.stop_and_quit:
+                self._quit_when_stopped = True
+                self.compare.cancel()  # a comparison waiting for training must not start now
+                self.statusBar().showMessage("Stopping training after this step, then quitting…")
+                self.train.runner.finished.connect(self.close)
+                self.train.cancel()
+
+        box.buttonClicked.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.quit_box = box
+        box.open()
+        return box
+
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self.train.running:  # ask; when the user agrees, training stops and the window closes itself
+            event.ignore()
+            if not self._quit_when_stopped:
+                self.ask_quit_during_training()
+            return
         if self.is_unlocked:
             self.journal.park()
         for page in (self.train, self.compare, self.evaluate):

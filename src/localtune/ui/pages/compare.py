@@ -1,4 +1,8 @@
-"""The compare page: one situation, three readings side by side (generic, few-shot, tuned), streamed."""
+"""The compare page: one situation, three readings side by side (generic, few-shot, tuned), streamed.
+
+While training runs, the model is busy: a comparison asked for then waits, visibly, and starts by itself when
+training ends (running both would give one token per training step). Each column says where it stands.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,18 @@ from . import Page
 COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
 PAINT_MS = 50  # coalesce streamed tokens: repaint at most 20 times a second
 CHECK_CHARS = 200  # look for a loop in a column's text each time it has grown by this much
+WAITING_FOR_TRAINING = (
+    "Waiting for training to finish: the model is busy training. The comparison starts by itself when training "
+    "ends (the Train page shows how long that is); Stop cancels the wait."
+)
+COLUMN_STATUS = {
+    "waiting_training": "Waiting for training to finish",
+    "queued": "Waiting for its turn",
+    "writing": "Writing…",
+    "done": "Done",
+    "stopped": "Stopped: the text ends where it was cut off",
+    "not_started": "Not written (stopped before its turn)",
+}
 NOT_YET = (
     "Side-by-side readings become available here when the comparison engine lands in this version of "
     "localtune (and Tuned after your first training)."
@@ -58,9 +74,13 @@ class Column(QGroupBox):
         self.notes.hide()
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
+        self.status = QLabel()
+        self.status.setObjectName("columnStatus")
+        self.state = ""
         self.buffer = ""
         self.checked = 0  # length of the buffer when it was last checked for a loop
         layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
         badge_row = QHBoxLayout()
         badge_row.addWidget(self.badge)
         badge_row.addWidget(self.shares, 1)
@@ -69,7 +89,12 @@ class Column(QGroupBox):
         layout.addWidget(self.notes)
         layout.addWidget(self.text, 1)
 
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.status.setText(COLUMN_STATUS.get(state, ""))
+
     def clear(self) -> None:
+        self.set_state("")
         self.buffer = ""
         self.checked = 0
         self.text.clear()
@@ -91,11 +116,14 @@ class Column(QGroupBox):
         self.bar.set_probabilities(probabilities)
         self.shares.setText(self.bar.text())
         self.set_notes(tuple(getattr(event, "notes", ())))
+        self.set_state("done")
 
 
 class ComparePage(Page):
     title = "Compare"
     pick_entry = Signal()  # asks the main window for the journal's selected entry
+    task = Signal(str, int, int)  # for the status bar: what runs, step, total (never journal text)
+    task_ended = Signal()
 
     def __init__(self, lane, parent=None):
         super().__init__(parent)
@@ -103,6 +131,12 @@ class ComparePage(Page):
         self.source = compare_service
         self._picked = None  # the journal entry last taken, for its industry and context
         self.runner: GeneratorRunner | None = None
+        self.training_busy = False  # set by the main window while the Train page trains
+        self._queued = None  # a comparison waiting for training to end: the runner's factory
+        self.waiting = QLabel(WAITING_FOR_TRAINING)
+        self.waiting.setObjectName("notice")
+        self.waiting.setWordWrap(True)
+        self.waiting.hide()
         self.situation = QPlainTextEdit()
         self.situation.setPlaceholderText("Describe a situation, or take the entry selected in the journal.")
         self.situation.setMaximumHeight(110)
@@ -133,6 +167,7 @@ class ComparePage(Page):
             row.addWidget(column, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.notice)
+        layout.addWidget(self.waiting)
         layout.addWidget(self.situation)
         layout.addLayout(controls)
         layout.addLayout(row, 1)
@@ -163,6 +198,7 @@ class ComparePage(Page):
 
     def on_locked(self) -> None:
         self.cancel()
+        self.task_ended.emit()
         self._paint_timer.stop()
         self._picked = None
         self.situation.clear()
@@ -186,18 +222,49 @@ class ComparePage(Page):
         extra = {}
         if picked is not None and picked.situation.strip() == text and source is compare_service:
             extra = {"industry": picked.industry, "context": picked.context}
-        self.runner = GeneratorRunner(
-            lambda ctx, token: source(ctx, situation=text, adapter=adapter, cancel=token, **extra),
-            lane=self.lane, parent=self)
+
+        def make(ctx, token):
+            return source(ctx, situation=text, adapter=adapter, cancel=token, **extra)
+
+        self.compare_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        if self.training_busy:
+            self._queued = make
+            self.waiting.show()
+            for column in self.columns.values():
+                column.set_state("waiting_training")
+            self.task.emit("Compare: waiting for training to finish", 0, 0)
+            return
+        self._run(make)
+
+    def _run(self, make) -> None:
+        self.waiting.hide()
+        for column in self.columns.values():
+            column.set_state("queued")
+        self.runner = GeneratorRunner(make, lane=self.lane, parent=self)
         self.runner.yielded.connect(self.on_event)
         self.runner.errored.connect(self._failed)
         self.runner.finished.connect(self._finished)
         self.compare_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self._paint_timer.start()
+        self.task.emit("Comparing…", 0, len(self.columns))
         self.runner.start()
 
+    def set_training_busy(self, busy: bool) -> None:
+        """Training started or ended; a comparison waiting for it starts now."""
+        self.training_busy = busy
+        if not busy and self._queued is not None:
+            make, self._queued = self._queued, None
+            self._run(make)
+
     def cancel(self) -> None:
+        if self._queued is not None:  # only waiting: nothing runs yet
+            self._queued = None
+            self.waiting.hide()
+            for column in self.columns.values():
+                column.set_state("")
+            self._finished()
         if self.runner is not None and self.runner.running:
             self.runner.cancel()
 
@@ -207,7 +274,11 @@ class ComparePage(Page):
             return
         if hasattr(event, "assessment"):  # a finished reading
             column.finish(event)
+            done = sum(c.state == "done" for c in self.columns.values())
+            self.task.emit(f"Comparing: {done} of {len(self.columns)} readings", done, len(self.columns))
         else:
+            if column.state != "writing":
+                column.set_state("writing")
             column.buffer += event.text
             if len(column.buffer) - column.checked >= CHECK_CHARS:
                 column.checked = len(column.buffer)
@@ -229,8 +300,14 @@ class ComparePage(Page):
     def _finished(self) -> None:
         self._paint_timer.stop()
         self._paint()
+        for column in self.columns.values():
+            if column.state == "writing":
+                column.set_state("stopped")
+            elif column.state == "queued":
+                column.set_state("not_started")
         self.compare_button.setEnabled(self.source is not None)
         self.stop_button.setEnabled(False)
+        self.task_ended.emit()
 
     def _failed(self, exc) -> None:
         e = explain(exc)

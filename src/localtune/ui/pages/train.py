@@ -100,6 +100,8 @@ def _hardware():
 class TrainPage(Page):
     title = "Train"
     trained = Signal(object)
+    task = Signal(str, int, int)  # for the status bar: what runs, step, total (never journal text)
+    task_ended = Signal()
 
     def __init__(self, lane, paths, parent=None):
         super().__init__(parent)
@@ -324,6 +326,7 @@ class TrainPage(Page):
             "Stopped. Its last checkpoint is kept in the vault: Resume continues from there."))
         self.runner.finished.connect(self._ended)
         self._set_running(True)
+        self.task.emit("Training: preparing…", 0, 0)
         self.runner.start()
 
     def cancel(self) -> None:
@@ -331,8 +334,13 @@ class TrainPage(Page):
             self.status.setText("Stopping after this step…")
             self.runner.cancel()
 
+    @property
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running
+
     def _ended(self) -> None:
         self._set_running(False)
+        self.task_ended.emit()
         self.lane.submit(_runs, self.show_runs)
 
     def _set_running(self, running: bool) -> None:
@@ -365,6 +373,8 @@ class TrainPage(Page):
             self.plot.add(step, getattr(event, "loss", None), getattr(event, "eval_loss", None))
             self.status.setText(f"Step {step} of {total}")
             self.eta.setText(eta_words(getattr(event, "eta_s", None)))
+            left = f" · {self.eta.text()}" if self.eta.text() else ""
+            self.task.emit(f"Training: step {step} of {total}{left}", int(step), int(total))
 
     def _done(self, result) -> None:
         if result is None or self._finished_shown:

@@ -1,0 +1,60 @@
+"""The app stays honest while it trains: the status bar says what runs and opens its page, Compare waits
+visibly for training, and closing the window during training asks first."""
+
+from __future__ import annotations
+
+from test_ui_pages import fake_compare, fake_training
+from ui_testing import WAIT_MS
+
+
+def test_status_bar_shows_training_and_compare_waits_for_it(qtbot, window):
+    train, compare, tasks = window.train, window.compare, window.tasks
+    assert not tasks.isVisibleTo(window)
+    train._looked = True  # opening the page would look at the hardware (imports torch): not this test's subject
+    train.set_source(lambda ctx, **kw: fake_training(ctx, steps=100_000, **kw))
+    compare.set_source(fake_compare)
+    train.train_button.click()
+    qtbot.waitUntil(lambda: "Training: step" in tasks.button.text(), timeout=WAIT_MS)
+    assert tasks.isVisibleTo(window) and tasks.bar.maximum() == 100_000
+
+    window.show_page(window.pages.index(window.journal))
+    tasks.button.click()  # the indicator opens the page of what runs
+    assert window.stack.currentWidget() is train
+
+    window.show_page(window.pages.index(compare))
+    compare.situation.setPlainText("A colleague took credit for my slides in the weekly meeting.")
+    compare.compare_button.click()
+    assert compare.waiting.isVisibleTo(compare)
+    assert all(c.status.text() == "Waiting for training to finish" for c in compare.columns.values())
+    assert compare.runner is None and compare.stop_button.isEnabled()
+    assert tasks.button.text().startswith("Training: step") and "(+1 more)" in tasks.button.text()
+
+    train.cancel_button.click()  # training ends: the waiting comparison starts by itself and finishes
+    qtbot.waitUntil(lambda: compare.runner is not None and not compare.runner.running, timeout=WAIT_MS)
+    assert not compare.waiting.isVisibleTo(compare)
+    assert all(c.status.text() == "Done" for c in compare.columns.values())
+    qtbot.waitUntil(lambda: not tasks.isVisibleTo(window), timeout=WAIT_MS)
+
+
+def test_closing_the_window_during_training_asks_and_can_keep_training(qtbot, window):
+    train = window.train
+    train.set_source(lambda ctx, **kw: fake_training(ctx, steps=100_000, **kw))
+    window.show()
+    train.train_button.click()
+    qtbot.waitUntil(lambda: train.progress.value() > 0, timeout=WAIT_MS)
+
+    window.close()
+    qtbot.waitUntil(lambda: window.quit_box is not None and window.quit_box.isVisible(), timeout=WAIT_MS)
+    assert window.isVisible() and "checkpoint" in window.quit_box.text()
+    window.keep_training.click()
+    assert window.isVisible() and train.running
+    step = train.progress.value()
+    qtbot.waitUntil(lambda: train.progress.value() > step, timeout=WAIT_MS)  # it really keeps going
+
+    stopped = []
+    train.runner.cancelled.connect(lambda: stopped.append(True))
+    window.close()
+    qtbot.waitUntil(lambda: window.quit_box is not None, timeout=WAIT_MS)
+    window.stop_and_quit.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+    assert stopped and not train.running
