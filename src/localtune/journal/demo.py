@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from .io import Parsed, parse_jsonl
@@ -17,3 +18,10 @@ def load_demo() -> Parsed:
         parsed.scenarios += part.scenarios
         parsed.problems += [(line, f"{entry.name}: {why}") for line, why in part.problems]
     return parsed
+
+
+@cache
+def demo_summary() -> tuple[int, int]:
+    """(scenarios, fields) in the demo journal: what the app's offer says, counted rather than written down."""
+    scenarios = load_demo().scenarios
+    return len(scenarios), len({s.industry for s in scenarios if s.industry})

@@ -49,6 +49,16 @@ QListWidget#nav::item { padding: 8px 14px; }
 """
 
 
+ABOUT = (
+    "<h3>localtune {version}</h3>"
+    "<p>An encrypted journal of workplace situations that trains a private AI on this computer.</p>"
+    "<p><b>Nothing leaves this computer.</b> The journal, the training and the readings stay here, encrypted in "
+    "your vault. The only network use is a base-model download, and only when you ask for one; it sends nothing "
+    "from your journal.</p>"
+    "<p>Licence: Apache-2.0. The starter model, SmolLM2-135M-Instruct by Hugging Face, is Apache-2.0 too.</p>"
+)
+
+
 class LockScreen(QWidget):
     unlock_requested = Signal()
 
@@ -99,10 +109,17 @@ class MainWindow(QMainWindow):
             self.nav.addItem(page.title)
             self.stack.addWidget(page)
         self.nav.currentRowChanged.connect(self.show_page)
+        self.lock_button = QPushButton("Lock")
+        self.lock_button.setToolTip("Close and encrypt the journal now (Ctrl+L)")
+        self.lock_button.clicked.connect(self.lock)
+        side = QVBoxLayout()
+        side.setContentsMargins(0, 0, 0, 8)
+        side.addWidget(self.nav, 1)
+        side.addWidget(self.lock_button, 0, Qt.AlignmentFlag.AlignHCenter)
         content = QWidget()
         row = QHBoxLayout(content)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.nav)
+        row.addLayout(side)
         row.addWidget(self.stack, 1)
         self.lock_screen = LockScreen()
         self.lock_screen.unlock_requested.connect(self.ask_unlock)
@@ -131,11 +148,32 @@ class MainWindow(QMainWindow):
         self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.lock_action.triggered.connect(self.lock)
         self.addAction(self.lock_action)
-        for number in range(len(self.pages)):
-            action = QAction(self)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)  # closing asks first while training runs
+        self.addAction(self.quit_action)
+        self.about_action = QAction("About localtune", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        self.about_box: QMessageBox | None = None
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.lock_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        go_menu = menus.addMenu("&Go")
+        self.page_actions = []
+        for number, page in enumerate(self.pages):
+            action = QAction(page.title, self)
             action.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
             action.triggered.connect(lambda _=False, n=number: self.nav.setCurrentRow(n))
             self.addAction(action)
+            go_menu.addAction(action)
+            self.page_actions.append(action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
 
         kwargs = {"clock": clock} if clock is not None else {}
         self.idle = IdleWatcher(QApplication.instance(), DEFAULT_MINUTES * 60, check_ms=idle_check_ms,
@@ -207,10 +245,24 @@ class MainWindow(QMainWindow):
         self._on_unlocked()
         self.offer_demo()
 
+    def show_about(self) -> QMessageBox:
+        from .. import __version__
+
+        box = QMessageBox(QMessageBox.Icon.Information, "About localtune", ABOUT.format(version=__version__),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: setattr(self, "about_box", None))
+        self.about_box = box
+        box.open()
+        return box
+
     def offer_demo(self) -> QMessageBox:
+        from ..journal.demo import demo_summary
+
+        scenarios, fields = demo_summary()
         box = QMessageBox(QMessageBox.Icon.Question, "Your vault is ready",
-                          "Would you like to start with the demo journal? It holds about 200 invented situations "
-                          "from eight fields, so you can try every page before writing your own. You can delete "
+                          f"Would you like to start with the demo journal? It holds {scenarios} invented situations "
+                          f"from {fields} fields, so you can try every page before writing your own. You can delete "
                           "them later.", QMessageBox.StandardButton.NoButton, self)
         self.demo_yes = box.addButton("Load the demo journal", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Start with an empty journal", QMessageBox.ButtonRole.RejectRole)
@@ -318,6 +370,8 @@ class MainWindow(QMainWindow):
         self.is_unlocked = unlocked
         self.root.setCurrentWidget(self.root.widget(1) if unlocked else self.lock_screen)
         self.lock_action.setEnabled(unlocked)
+        for action in self.page_actions:
+            action.setEnabled(unlocked)
 
     def ask_quit_during_training(self) -> QMessageBox:
         """Quitting stops training: say so, and let the user keep it going instead."""

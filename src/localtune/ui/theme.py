@@ -28,7 +28,7 @@ def _dark_palette() -> QPalette:
         p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
         p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#2c2e31"))
         p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#8a8f98"))
+        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#9aa0a6"))
         p.setColor(group, QPalette.ColorRole.Link, QColor("#8ab4f8"))
         p.setColor(group, QPalette.ColorRole.Mid, QColor("#3c4043"))
         p.setColor(group, QPalette.ColorRole.Midlight, QColor("#34373a"))
@@ -40,6 +40,8 @@ def _dark_palette() -> QPalette:
     for role in (QPalette.ColorRole.Window, QPalette.ColorRole.Button):
         p.setColor(QPalette.ColorGroup.Disabled, role, window)
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Base, base)
+    # Qt's default disabled placeholder is dark grey: unreadable on a dark base (an empty, disabled editor).
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.PlaceholderText, QColor("#7d828a"))
     return p
 
 

@@ -27,7 +27,17 @@ LEVEL_WORDS = {
     "preferred": "A good amount of examples",
     "good": "Plenty of examples",
 }
-CODE_GROUPS = {"near_duplicate": "Duplicate", "contradiction": "Contradiction"}
+CODE_GROUPS = {"near_duplicate": "Duplicate", "contradiction": "Contradiction", "label_imbalance": "Note"}
+DISAGREEING_IS_THE_POINT = (
+    "Disagreeing perspectives are the point: an employee and HR often read the same situation differently, and "
+    "the model learns each viewpoint's own reading. A note that one viewpoint mostly says one thing is only worth "
+    "acting on if that is not how that viewpoint really sees it."
+)
+AGREEMENT_TIP = (
+    "How often two viewpoints give the same assessment of the same entry. Kappa is that agreement beyond chance: "
+    "1 = always agree, 0 = no more than chance, below 0 = they disagree more than chance would. Low agreement is "
+    "expected between different viewpoints."
+)
 PREVIEW_EXAMPLES = 2
 
 
@@ -85,6 +95,11 @@ class DatasetPage(Page):
         self.chart = BalanceChart()
         self.agreement = QLabel()
         self.agreement.setWordWrap(True)
+        self.agreement.setToolTip(AGREEMENT_TIP)
+        self.viewpoint_note = QLabel(DISAGREEING_IS_THE_POINT)
+        self.viewpoint_note.setObjectName("hint")
+        self.viewpoint_note.setWordWrap(True)
+        self.viewpoint_note.hide()
         self.findings = QListWidget()
         self.findings.setWordWrap(True)
         self.findings.setSpacing(3)
@@ -126,6 +141,7 @@ class DatasetPage(Page):
         bb.addStretch(1)
         findings_box = QGroupBox("What to look at (double-click to open the entry)")
         fb = QVBoxLayout(findings_box)
+        fb.addWidget(self.viewpoint_note)
         fb.addWidget(self.findings, 1)
         fb.addWidget(self.open_entry, 0, Qt.AlignmentFlag.AlignRight)
         preview_box = QGroupBox("What the model will see (names and contact details redacted)")
@@ -144,6 +160,8 @@ class DatasetPage(Page):
         nrow.addWidget(self.save_names)
         nb.addLayout(nrow)
         split_box = QGroupBox("Held-out split")
+        split_box.setToolTip("Held-out entries are kept out of training, so the Evaluate page can measure the "
+                             "adapter on situations it has never seen.")
         sb = QVBoxLayout(split_box)
         sb.addWidget(self.split)
         grid = QGridLayout()
@@ -184,6 +202,7 @@ class DatasetPage(Page):
         self.counts.clear()
         self.chart.set_balance({})
         self.agreement.clear()
+        self.viewpoint_note.hide()
         self.findings.clear()
         self.preview.clear()
         self.split.clear()
@@ -246,7 +265,9 @@ class DatasetPage(Page):
             + (f" (kappa {a.kappa:.2f})" if a.kappa is not None else "")
             for a in report.agreement
         ]
-        self.agreement.setText("Agreement: " + "; ".join(agreement) + "." if agreement else "")
+        self.agreement.setText("How often viewpoints agree: " + "; ".join(agreement)
+                               + ". Different viewpoints are expected to disagree." if agreement else "")
+        self.viewpoint_note.setVisible(bool(agreement) or any(f.code == "label_imbalance" for f in report.warnings))
         self.findings.clear()
         for severity, findings in (("Blocking", report.blocking), ("Warning", report.warnings)):
             for f in findings:
