@@ -91,7 +91,7 @@ class Trained:
     name: str
 
 
-def fake_training(ctx, *, model, cancel, steps=40, resume=False):
+def fake_training(ctx, *, model, cancel, steps=40, resume=False, **_settings):
     assert ctx.journal is not None  # runs on the vault lane
     for step in range(1, steps + 1):
         cancel.raise_if_cancelled()
@@ -138,7 +138,7 @@ def test_train_page_lists_runs_offers_resume_and_asks_before_downloading(qtbot, 
 
     calls = []
 
-    def recording(ctx, *, model, cancel, resume=False):
+    def recording(ctx, *, model, cancel, resume=False, **_settings):
         calls.append((model, resume))
         yield Progress(1, 1, 1.0, 0.0)
         return Trained("starter-v2")

@@ -8,7 +8,8 @@
 - `GeneratorRunner`: a core generator (training, generation) driven in a worker; each `yield` becomes a
   `yielded` signal (superqt's GeneratorWorker idea). Cancel is cooperative through a `CancelToken`; a
   `Cancelled` error ends the run quietly with `cancelled` instead of `errored`. With `lane=`, each step runs as
-  a lane job, for generators that touch the vault; other lane jobs interleave between steps.
+  a lane job, for generators that touch the vault; other lane jobs interleave between steps, and a cancel
+  between steps still gives the generator one step to run its own cancel path.
 """
 
 from __future__ import annotations
@@ -222,15 +223,22 @@ class GeneratorRunner(QObject):
     # -- lane mode: one `next()` per lane job ------------------------------------------------------------
 
     def _first_step(self, ctx):
+        self.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
         self._gen = self._make(ctx, self.token)
         return self._step(ctx)
 
     def _step(self, ctx):
-        self.token.raise_if_cancelled()
+        # After a cancel the generator still gets this one step: it sees the token and runs its own cancel path
+        # (training keeps a last checkpoint, then raises Cancelled). One that carries on is closed here.
+        cancelled = self.token.cancelled
         try:
-            return True, next(self._gen)
+            value = next(self._gen)
         except StopIteration as stop:
             return False, stop.value
+        if cancelled:
+            self._gen.close()
+            raise Cancelled("Stopped at your request.")
+        return True, value
 
     def _on_step(self, outcome) -> None:
         more, value = outcome

@@ -16,6 +16,9 @@ from ...journal.models import Scenario
 
 PAGE = 100
 COLUMNS = ("Date", "Industry", "Situation", "Assessments", "Use")
+USE_TIP = ("What training does with the entry. train: the model learns from it; eval: held out, never learned "
+           "from, so the Evaluate page can measure the model on it; exclude: left out of both")
+HEADER_TIPS = {"Assessments": "Each perspective's viewpoint and its assessment", "Use": USE_TIP}
 LOADING = "…"
 
 
@@ -94,8 +97,12 @@ class JournalTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(COLUMNS[section])
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):

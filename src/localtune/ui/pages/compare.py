@@ -26,6 +26,12 @@ from ..widgets.probability_bar import ProbabilityBar
 from . import Page
 
 COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
+COLUMN_TIPS = {
+    "generic": "The base model as it comes, with no help from your journal: what a general AI would say.",
+    "few_shot": "The same base model, shown the most similar entries of your journal as worked examples first. "
+                "Nothing is trained.",
+    "tuned": "The base model with your trained adapter: what it learned from your journal's perspectives.",
+}
 PAINT_MS = 50  # coalesce streamed tokens: repaint at most 20 times a second
 CHECK_CHARS = 200  # look for a loop in a column's text each time it has grown by this much
 WAITING_FOR_TRAINING = (
@@ -154,6 +160,8 @@ class ComparePage(Page):
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.columns = {key: Column(title) for key, title in COLUMNS}
+        for key, column in self.columns.items():
+            column.setToolTip(COLUMN_TIPS[key])
 
         controls = QHBoxLayout()
         controls.addWidget(use_entry)

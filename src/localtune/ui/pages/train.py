@@ -15,9 +15,11 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
 )
 
@@ -25,12 +27,24 @@ from .. import files
 from ..dialogs.download import DownloadDialog
 from ..errors import explain
 from ..notify import notify
+from ..plan_words import plain_plan
 from ..tasks import GeneratorRunner, run_in_thread
 from ..widgets.loss_plot import LossPlot
 from . import Page
 from ._service import eta_words
 
 NO_RUNS = "No training runs yet."
+QUICK_STEPS = 12  # a quick trial: enough steps to see the loss move and get a first adapter to compare
+PRESETS = (("quick", f"Quick trial ({QUICK_STEPS} steps, a few minutes)"), ("full", "Full run (every example, twice)"))
+
+
+def preset_config(preset: str):
+    """The engine settings of a preset (None: the engine's defaults, the full run)."""
+    if preset != "quick":
+        return None
+    from ...engine.train import TrainConfig
+
+    return TrainConfig(epochs=1, max_steps=QUICK_STEPS)
 
 
 def _list_models(paths):
@@ -39,12 +53,12 @@ def _list_models(paths):
     return training.registry(paths).list()
 
 
-def train_service(ctx, *, model=None, cancel=None, config=None, resume=False):
+def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
     """The training use case on the lane's open vault and journal: engine events, then `training.Sealed`."""
     from ... import training
 
     return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
-                                  resume=resume)
+                                  resume=resume, name=name or None)
 
 
 def _runs(ctx):
@@ -108,7 +122,7 @@ class TrainPage(Page):
         self.lane = lane
         self.paths = paths
         self.source = train_service  # make(ctx, model=..., cancel=...) -> events
-        self.config = None  # an engine TrainConfig; None: the engine's defaults
+        self.config = None  # an engine TrainConfig that overrides the preset (tests, screenshots); None: the preset
         self.runner: GeneratorRunner | None = None
         self._looked = False
         self._finished_shown = False
@@ -119,8 +133,27 @@ class TrainPage(Page):
         self.model_info.setWordWrap(True)
         self.hardware = QLabel("Looking at this computer…")
         self.hardware.setWordWrap(True)
-        self.plan = QLabel()
+        self.plan = QLabel()  # the technical plan, one click away
         self.plan.setWordWrap(True)
+        self.plan.setVisible(False)
+        self.summary = QLabel()  # the plan in plain words
+        self.summary.setWordWrap(True)
+        self.details_button = QToolButton()
+        self.details_button.setText("Technical plan")
+        self.details_button.setCheckable(True)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setAutoRaise(True)
+        self.details_button.toggled.connect(self._show_details)
+        self.preset = QComboBox()
+        for key, words in PRESETS:
+            self.preset.addItem(words, key)
+        self.preset.setToolTip("A quick trial shows within minutes whether training works on this journal; the full "
+                               "run learns from every example")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("adapter name (optional), e.g. nursing-v1")
+        self.name.setMaxLength(60)
+        self._planned = None  # the last plan shown, and its measured time estimate (shared with the progress bar)
         self.add_folder_button = QPushButton("Add a model folder…")
         self.add_gguf_button = QPushButton("Add a GGUF file…")
         self.download_button = QPushButton("Download…")
@@ -155,7 +188,13 @@ class TrainPage(Page):
         form.addRow("", adders)
         form.addRow("", self.model_info)
         form.addRow("This computer", self.hardware)
-        form.addRow("Plan", self.plan)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.preset, 2)
+        run_row.addWidget(self.name, 1)
+        form.addRow("Run", run_row)
+        form.addRow("Plan", self.summary)
+        form.addRow("", self.details_button)
+        form.addRow("", self.plan)
         run_box = QGroupBox("Training")
         rb = QVBoxLayout(run_box)
         buttons = QHBoxLayout()
@@ -177,6 +216,7 @@ class TrainPage(Page):
         layout.addWidget(history_box)
 
         self.model.currentIndexChanged.connect(self._model_chosen)
+        self.preset.currentIndexChanged.connect(lambda _i: self._model_chosen(self.model.currentIndex()))
         self.train_button.clicked.connect(lambda: self.start())
         self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.cancel_button.clicked.connect(self.cancel)
@@ -207,6 +247,8 @@ class TrainPage(Page):
         self.show_runs(([], None))
         self._plan_id += 1  # a plan still being measured is dropped; the next visit plans afresh
         self.plan.clear()
+        self.summary.clear()
+        self._planned = None
         self._looked = False
 
     def show_runs(self, runs) -> None:
@@ -262,20 +304,22 @@ class TrainPage(Page):
         if 0 <= index < len(self._models):
             info = self._models[index]
             self.model_info.setText(info.describe())
-            self.plan.setText("Working out the plan…" + ("" if info.fits else
-                              " This model needs more memory than is free now; pick a smaller one."))
+            self.summary.setText("Working out the plan…" + ("" if info.fits else
+                                 " This model needs more memory than is free now; pick a smaller one."))
+            self.plan.clear()
+            self._planned = None
             self._plan_for(info.name)
 
     def _plan_for(self, model: str) -> None:
         """The real plan at once, then the measured time estimate (a few timed steps) in the background."""
         self._plan_id += 1
-        ticket, paths, config = self._plan_id, self.paths, self.config
+        ticket, paths, config = self._plan_id, self.paths, self.run_config()
         model = None if model == "starter" else model
 
         def planned(result, calibrated: bool) -> None:
             if ticket != self._plan_id:
-                return  # another model was picked meanwhile
-            self.plan.setText(result.describe() + ("" if calibrated else "\nMeasuring this computer's speed…"))
+                return  # another model or preset was picked meanwhile
+            self.show_plan(result, calibrated)
             if not calibrated:
                 run_in_thread(lambda: _plan(report[0], paths, model, config, True),
                               lambda r: planned(r, True), self._plan_failed, parent=self)
@@ -289,8 +333,22 @@ class TrainPage(Page):
 
         self.lane.submit(_readiness, ready, self._plan_failed)
 
+    def show_plan(self, result, calibrated: bool = True) -> None:
+        """A plan (engine `Plan`): in plain words, the technical lines behind "Technical plan"."""
+        self._planned = result
+        self.summary.setText(plain_plan(result))
+        self.plan.setText(result.describe() + ("" if calibrated else "\nMeasuring this computer's speed…"))
+
     def _plan_failed(self, exc) -> None:
-        self.plan.setText(explain(exc).text)
+        self.summary.setText(explain(exc).text)
+
+    def _show_details(self, shown: bool) -> None:
+        self.plan.setVisible(shown)
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def run_config(self):
+        """The settings the next run uses: an explicit `config`, else the chosen preset's."""
+        return self.config if self.config is not None else preset_config(self.preset.currentData())
 
     def _look_failed(self, exc) -> None:
         self.hardware.setText(explain(exc).text)
@@ -307,16 +365,23 @@ class TrainPage(Page):
             return
         model = self.model.currentData()
         source = self.source
-        extra = {"config": self.config} if self.config is not None else {}
+        config = self.run_config()
+        extra = {"config": config} if config is not None else {}
+        if self.name.text().strip():
+            extra["name"] = self.name.text().strip()
         if resume:
             extra["resume"] = True
             model = (self.interrupted or {}).get("model") or model
             model = None if model == "starter" else model
-        self.plot.clear()
+            self.plot.keep_until((self.interrupted or {}).get("step") or 0)  # the curve before the cancel stays
+        else:
+            self.plot.clear()
+            self.progress.setValue(0)
         self._finished_shown = False
-        self.progress.setValue(0)
         self.status.setText("Preparing…")
-        self.eta.clear()
+        planned_eta = getattr(self._planned, "eta_s", None)
+        # One estimate: the plan's measured one until the run's own steps correct it.
+        self.eta.setText(eta_words(planned_eta) if planned_eta and not resume else "")
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
                                       parent=self)
         self.runner.yielded.connect(self.on_event)
@@ -347,7 +412,8 @@ class TrainPage(Page):
         self.train_button.setEnabled(not running and self.source is not None)
         self.resume_button.setEnabled(not running and self.source is not None)
         self.cancel_button.setEnabled(running)
-        self.model.setEnabled(not running)
+        for box in (self.model, self.preset, self.name):
+            box.setEnabled(not running)
         for button in (self.add_folder_button, self.add_gguf_button, self.download_button):
             button.setEnabled(not running)
 

@@ -27,6 +27,12 @@ class LossPlot(QWidget):
         self.total_steps = 0
         self.update()
 
+    def keep_until(self, step: float) -> None:
+        """Drop the points after `step` (a resumed run repeats them from its checkpoint)."""
+        self.train = [pt for pt in self.train if pt[0] <= step]
+        self.eval = [pt for pt in self.eval if pt[0] <= step]
+        self.update()
+
     def add(self, step: float, train: float | None = None, eval: float | None = None) -> None:  # noqa: A002
         if train is not None:
             self.train.append((step, train))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...journal.models import ASSESSMENTS, USES, Perspective, Scenario, problems
+from ..models.journal_table import USE_TIP
 
 COMMON_VIEWPOINTS = ("employee", "manager", "HR", "colleague", "client")
 
@@ -107,7 +108,7 @@ class ScenarioEditor(QWidget):
         self.tags.setPlaceholderText("separated by ;")
         self.use = QComboBox()
         self.use.addItems(USES)
-        self.use.setToolTip("train: learn from it; eval: hold it out to measure; exclude: keep it out of both")
+        self.use.setToolTip(USE_TIP)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Situation", self.situation)
