@@ -83,6 +83,14 @@ def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=N
 
 
 @dataclass(frozen=True)
+class FewShotSources:
+    """The journal entries the few-shot column was shown as worked examples (scenario ids, most similar first)."""
+
+    column: str
+    scenario_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Sealed:
     """The last event of a training run: the adapter is stored in the vault under `name`."""
 
@@ -243,6 +251,8 @@ def compare(vault: Vault, journal: Journal, paths: Paths, situation: str, *, ind
     messages = prompt_messages(situation=situation, industry=industry, context=context, viewpoint=viewpoint)
     pool = few_shot_pool(journal)
     shots = nearest_examples(pool, situation, k) if pool else ()
+    if shots:  # a saved scenario's example group is its id (dataset.examples.scenario_group)
+        yield FewShotSources("few_shot", tuple(dict.fromkeys(int(e.group) for e in shots if e.group.isdigit())))
     values = {**decoding_settings(vault), **(decoding or {})}
     if "target_tokens" not in values:
         values["target_tokens"] = reader.answer_length([e.completion for e in pool])
