@@ -181,7 +181,7 @@ class Analysis:
 SHARES = {"reasonable": 0.2, "problematic": 0.5, "mixed": 0.3}
 
 
-def fake_compare(ctx, *, situation, adapter, cancel):
+def fake_compare(ctx, *, situation, adapter, cancel, **_steering):
     for column, label in (("generic", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
         words = f"Reading of the {column} model about {situation[:10]}".split()
         for w in words:
@@ -191,7 +191,7 @@ def fake_compare(ctx, *, situation, adapter, cancel):
         yield Analysis(column, label, " ".join(words), probabilities=SHARES, notes=notes)
 
 
-def looping_compare(ctx, *, situation, adapter, cancel):
+def looping_compare(ctx, *, situation, adapter, cancel, **_steering):
     for _ in range(400):
         cancel.raise_if_cancelled()
         yield Piece("generic", "The plan was to take on a new team, and ")

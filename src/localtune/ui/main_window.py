@@ -186,6 +186,8 @@ class MainWindow(QMainWindow):
         self.journal.journal_changed.connect(self.dataset.mark_stale)
         self.dataset.jump_to.connect(self.jump_to_entry)
         self.compare.pick_entry.connect(self._compare_selected_entry)
+        self.compare.open_entry.connect(self.jump_to_entry)
+        self.compare.train_requested.connect(lambda: self.show_page(self.pages.index(self.train)))
         self.settings.autolock_changed.connect(lambda minutes: self.idle.set_timeout(minutes * 60))
         self.settings.theme_changed.connect(lambda choice: theme.apply(choice))
         self.settings.lock_requested.connect(self.lock)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QTextBrowser,
@@ -23,6 +25,7 @@ from ..errors import explain
 from ..tasks import GeneratorRunner
 from ..widgets.badge import Badge
 from ..widgets.probability_bar import ProbabilityBar
+from ..widgets.scenario_editor import COMMON_VIEWPOINTS
 from . import Page
 
 COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
@@ -46,6 +49,11 @@ COLUMN_STATUS = {
     "stopped": "Stopped: the text ends where it was cut off",
     "not_started": "Not written (stopped before its turn)",
 }
+STARTER_NOTE = (
+    "About the starter model: it is small (135 million parameters). It writes fluent English and, once trained, "
+    "picks up your journal's labels and wording, but it cannot weigh a situation the way a practitioner does; a "
+    "larger base model (Train page) reads better."
+)
 NOT_YET = (
     "Side-by-side readings become available here when the comparison engine lands in this version of "
     "localtune (and Tuned after your first training)."
@@ -80,6 +88,11 @@ class Column(QGroupBox):
         self.notes.hide()
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
+        self.sources = QLabel()  # few-shot: the journal entries it was shown, as links
+        self.sources.setWordWrap(True)
+        self.sources.hide()
+        self.action = QPushButton()  # an empty column's next step (Tuned: "Train an adapter first")
+        self.action.hide()
         self.status = QLabel()
         self.status.setObjectName("columnStatus")
         self.state = ""
@@ -93,14 +106,22 @@ class Column(QGroupBox):
         layout.addLayout(badge_row)
         layout.addWidget(self.bar)
         layout.addWidget(self.notes)
+        layout.addWidget(self.sources)
+        layout.addWidget(self.action)
         layout.addWidget(self.text, 1)
 
     def set_state(self, state: str) -> None:
         self.state = state
         self.status.setText(COLUMN_STATUS.get(state, ""))
 
+    def set_sources(self, ids) -> None:
+        links = ", ".join(f'<a href="{i}">entry {i}</a>' for i in ids)
+        self.sources.setText(f"Shown these journal entries as examples: {links}" if ids else "")
+        self.sources.setVisible(bool(ids))
+
     def clear(self) -> None:
         self.set_state("")
+        self.set_sources(())
         self.buffer = ""
         self.checked = 0
         self.text.clear()
@@ -128,6 +149,8 @@ class Column(QGroupBox):
 class ComparePage(Page):
     title = "Compare"
     pick_entry = Signal()  # asks the main window for the journal's selected entry
+    open_entry = Signal(int)  # a few-shot source to show in the journal
+    train_requested = Signal()  # the empty Tuned column's "Train an adapter first"
     task = Signal(str, int, int)  # for the status bar: what runs, step, total (never journal text)
     task_ended = Signal()
 
@@ -135,7 +158,6 @@ class ComparePage(Page):
         super().__init__(parent)
         self.lane = lane
         self.source = compare_service
-        self._picked = None  # the journal entry last taken, for its industry and context
         self.runner: GeneratorRunner | None = None
         self.training_busy = False  # set by the main window while the Train page trains
         self._queued = None  # a comparison waiting for training to end: the runner's factory
@@ -146,6 +168,20 @@ class ComparePage(Page):
         self.situation = QPlainTextEdit()
         self.situation.setPlaceholderText("Describe a situation, or take the entry selected in the journal.")
         self.situation.setMaximumHeight(110)
+        self.industry = QLineEdit()
+        self.industry.setPlaceholderText("the field, e.g. Hospital nursing (optional)")
+        self.norms = QPlainTextEdit()
+        self.norms.setPlaceholderText("the field's norms, as a practitioner would state them (optional)")
+        self.norms.setMaximumHeight(54)
+        self.norms.setTabChangesFocus(True)
+        self.viewpoint = QComboBox()
+        self.viewpoint.setEditable(True)
+        self.viewpoint.addItems(COMMON_VIEWPOINTS)
+        self.viewpoint.setEditText("")
+        self.viewpoint.lineEdit().setPlaceholderText("my viewpoint, e.g. employee (optional)")
+        self.starter_note = QLabel(STARTER_NOTE)
+        self.starter_note.setObjectName("hint")
+        self.starter_note.setWordWrap(True)
         self.adapter = QComboBox()
         self.adapter.setPlaceholderText("no trained adapter yet")
         use_entry = QPushButton("Use selected journal entry")
@@ -162,6 +198,12 @@ class ComparePage(Page):
         self.columns = {key: Column(title) for key, title in COLUMNS}
         for key, column in self.columns.items():
             column.setToolTip(COLUMN_TIPS[key])
+            column.sources.linkActivated.connect(lambda link: self.open_entry.emit(int(link)))
+        tuned = self.columns["tuned"]
+        tuned.action.setText("Train an adapter first")
+        tuned.action.setToolTip("Tuned needs an adapter trained on your journal: open the Train page")
+        tuned.action.clicked.connect(self.train_requested)
+        tuned.action.show()
 
         controls = QHBoxLayout()
         controls.addWidget(use_entry)
@@ -176,7 +218,17 @@ class ComparePage(Page):
         layout = QVBoxLayout(self)
         layout.addWidget(self.notice)
         layout.addWidget(self.waiting)
+        layout.addWidget(self.starter_note)
         layout.addWidget(self.situation)
+        steering = QFormLayout()
+        steering.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        field_row = QHBoxLayout()
+        field_row.addWidget(self.industry, 1)
+        field_row.addWidget(QLabel("My viewpoint"))
+        field_row.addWidget(self.viewpoint, 1)
+        steering.addRow("Field", field_row)
+        steering.addRow("Norms", self.norms)
+        layout.addLayout(steering)
         layout.addLayout(controls)
         layout.addLayout(row, 1)
 
@@ -203,20 +255,24 @@ class ComparePage(Page):
             self.adapter.addItem(name, name)
         index = self.adapter.findData(chosen)
         self.adapter.setCurrentIndex(index if index >= 0 else (0 if names else -1))
+        self.columns["tuned"].action.setVisible(not names)
 
     def on_locked(self) -> None:
         self.cancel()
         self.task_ended.emit()
         self._paint_timer.stop()
-        self._picked = None
         self.situation.clear()
+        self.industry.clear()
+        self.norms.clear()
+        self.viewpoint.setEditText("")
         self.adapter.clear()
         for column in self.columns.values():
             column.clear()
 
     def use_scenario(self, scenario) -> None:
-        self._picked = scenario
         self.situation.setPlainText(scenario.situation)
+        self.industry.setText(scenario.industry)
+        self.norms.setPlainText(scenario.context)
 
     # -- streaming -----------------------------------------------------------------------------------------
 
@@ -226,10 +282,9 @@ class ComparePage(Page):
             return
         for column in self.columns.values():
             column.clear()
-        source, adapter, picked = self.source, self.adapter.currentData(), self._picked
-        extra = {}
-        if picked is not None and picked.situation.strip() == text and source is compare_service:
-            extra = {"industry": picked.industry, "context": picked.context}
+        source, adapter = self.source, self.adapter.currentData()
+        extra = {"industry": self.industry.text().strip(), "context": self.norms.toPlainText().strip(),
+                 "viewpoint": self.viewpoint.currentText().strip()}
 
         def make(ctx, token):
             return source(ctx, situation=text, adapter=adapter, cancel=token, **extra)
@@ -280,7 +335,9 @@ class ComparePage(Page):
         column = self.columns.get(getattr(event, "column", ""))
         if column is None:
             return
-        if hasattr(event, "assessment"):  # a finished reading
+        if hasattr(event, "scenario_ids"):  # which journal entries few-shot is shown
+            column.set_sources(event.scenario_ids)
+        elif hasattr(event, "assessment"):  # a finished reading
             column.finish(event)
             done = sum(c.state == "done" for c in self.columns.values())
             self.task.emit(f"Comparing: {done} of {len(self.columns)} readings", done, len(self.columns))
@@ -330,7 +387,8 @@ class ComparePage(Page):
                 badge = column.badge.assessment or "unclear"
                 shares = f" ({column.bar.text()})" if column.bar.probabilities else ""
                 notes = "".join(f"\n\n> {n}" for n in column.notes.text().splitlines() if n)
-                parts.append(f"## {title}: {badge}{shares}\n\n{column.buffer.strip()}{notes}")
+                cut = "\n\n> Stopped: the text ends where it was cut off." if column.state == "stopped" else ""
+                parts.append(f"## {title}: {badge}{shares}\n\n{column.buffer.strip()}{notes}{cut}")
         return "\n\n".join(parts) + "\n"
 
     def copy_markdown(self) -> None:
