@@ -43,7 +43,9 @@ def test_leaving_an_entry_with_a_problem_asks_and_keeps_the_draft_through_a_lock
 
     _click_row(qtbot, journal, 5)  # the click that used to throw the edit away
     qtbot.waitUntil(lambda: journal.leave_box is not None and journal.leave_box.isVisible(), timeout=WAIT_MS)
-    assert editor.scenario_id == first and journal.selected_id() == first
+    qtbot.waitUntil(lambda: journal.selected_id() == first, timeout=WAIT_MS)
+    assert editor.scenario_id == first
+    assert [i.row() for i in journal.table.selectionModel().selectedRows()] == [journal.model.row_of(first)]
     assert "no viewpoint" in journal.leave_box.text()
 
     journal.keep_draft_button.click()
@@ -90,7 +92,9 @@ def test_keep_editing_stays_and_discard_drops_the_edit(qtbot, window):
     qtbot.waitUntil(lambda: journal.leave_box is not None, timeout=WAIT_MS)
     journal.keep_editing_button.click()
     assert journal.leave_box is None
-    assert editor.scenario_id == first and journal.selected_id() == first
+    qtbot.waitUntil(lambda: journal.selected_id() == first, timeout=WAIT_MS)
+    assert editor.scenario_id == first
+    assert [i.row() for i in journal.table.selectionModel().selectedRows()] == [journal.model.row_of(first)]
     assert editor.situation.toPlainText().endswith(SENTENCE)
 
     journal.new_entry()

@@ -285,7 +285,9 @@ class JournalPage(Page):
             self._update_buttons()
             return
         if self._needs_question():
-            self._show_editor_row()  # the list keeps pointing at the entry being edited until the user answers
+            # The list points back at the entry being edited until the user answers; after the click's own
+            # selection update, which would otherwise highlight the clicked row again.
+            QTimer.singleShot(0, self._show_editor_row)
             self._ask_before_leaving(lambda: self.select_id(scenario_id))
             return
         self.flush()
