@@ -83,9 +83,9 @@ def synthetic_examples(n: int, seed: int = 0) -> list[Example]:
     return out
 
 
-def benchmark_examples(n: int, seed: int = 0) -> tuple[list[Example], list[Example]]:
-    """(train, eval): `n` training examples (demo journal first, then synthetic) and n//4 held out."""
+def benchmark_examples(n: int, seed: int = 0, n_eval: int | None = None) -> tuple[list[Example], list[Example]]:
+    """(train, eval): `n` training examples (demo journal first, then synthetic) and `n_eval` (n//4) held out."""
+    n_eval = n_eval or max(4, n // 4)
     demo = demo_examples()
-    pool = demo + synthetic_examples(n + n // 4 + 8, seed)
-    n_eval = max(4, n // 4)
+    pool = demo + synthetic_examples(n + n_eval + 8, seed)
     return pool[:n], pool[n:n + n_eval]

@@ -1,11 +1,15 @@
 """A CSV of generated scenarios unlike the demo journal, for `train_throughput.py --data`.
 
-    .venv/bin/python benchmarks/scenarios_csv.py scenarios.csv [--count 60] [--seed 11]
+    .venv/bin/python benchmarks/scenarios_csv.py /tmp/scenarios.csv [--count 60] [--seed 11] [--long]
 
 Other fields and viewpoints than the demo, and lengths from a one-line note to a long account (most notes far
 shorter than the demo's), with a second perspective on some: a check that the training speed-up does not
 depend on the demo journal's shape. Written with the journal's own CSV writer, so `localtune-cli import`
 reads it too.
+
+`--long` writes long first-person accounts instead (about 400-550 tokens per training example, the prompt
+included, and a few sentences of analysis): a stand-in for the long real posts that are not in this repository.
+Write the files outside the repository (e.g. /tmp): they are plain journal text, even if synthetic.
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ WHY = ["Acting without consultation undermines trust even when the decision itse
 LABELS = ["reasonable", "problematic", "mixed"]
 
 
-def scenarios(count: int, seed: int) -> list[Scenario]:
+def scenarios(count: int, seed: int, long: bool = False) -> list[Scenario]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         field = rng.choice(list(FIELDS))
-        details = rng.choice([1, 2, 3, 5, 8, 12, 16])  # from a short note to a long account
+        # from a short note to a long account; --long: long accounts only
+        details = rng.randint(24, 34) if long else rng.choice([1, 2, 3, 5, 8, 12, 16])
         situation = f"{rng.choice(WHO).capitalize()} {rng.choice(DID)}. " + " ".join(
             rng.choice(DETAIL) for _ in range(details))
         perspectives = [Perspective(rng.choice(["employee", "manager"]), rng.choice(LABELS),
@@ -72,8 +77,9 @@ def main() -> None:
     ap.add_argument("out", help="the CSV file to write")
     ap.add_argument("--count", type=int, default=60)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--long", action="store_true", help="long accounts only (~400-550 tokens per example)")
     args = ap.parse_args()
-    print(f"{export_file(args.out, scenarios(args.count, args.seed))} scenarios written to {args.out}")
+    print(f"{export_file(args.out, scenarios(args.count, args.seed, args.long))} scenarios written to {args.out}")
 
 
 if __name__ == "__main__":

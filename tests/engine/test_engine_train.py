@@ -213,3 +213,41 @@ def test_nothing_of_the_run_reaches_the_disk(tiny_model, tmp_path, monkeypatch):
     assert files_with(roots, CANARY) == []
     assert {p: p.stat().st_mtime for p in Path(tiny_model).rglob("*")} == before
     assert list(tmp.iterdir()) == [] and list(home.iterdir()) == []
+
+
+def test_a_step_weights_every_answer_token_alike_as_the_trainer_does(tiny_model, cpu):
+    """One example per pass, yet the step's gradient is that of the batch's mean over all its answer tokens — the
+    transformers Trainer's weighting (its loss over `labels[..., 1:]`, divided by the batch's count) — not a mean
+    of per-example means, which would weigh a short answer's tokens more. Checked with plain SGD (AdamW's first
+    step hides a gradient's scale) against one padded pass through the model's own loss."""
+    import torch
+
+    from localtune.engine.data import collate, tokenize
+    from localtune.engine.train import _build, _tokenizer, _train_step
+
+    config = TrainConfig(**{**FAST, "batch_size": 3}, max_grad_norm=1e9)
+    tok = _tokenizer(tiny_model)
+    items = [tokenize(tok, e) for e in make_examples(6, seed=3)]
+    batch = sorted(range(len(items)), key=lambda i: len(items[i]) - items[i].prompt_len)[:1] + [4, 5]
+    answers = {len(items[i]) - items[i].prompt_len for i in batch}
+    assert len(answers) > 1  # answers of different lengths, or the two weightings would agree
+    p = plan(cpu, tiny_model, make_examples(6, seed=3), config, tokenizer=tok)
+    p = p.__class__(**{**p.__dict__, "micro_batch_tokens": max(len(items[i]) for i in batch)})  # one per pass
+
+    ours = _build(tiny_model, p, config)
+    before = {n: w.detach().clone() for n, w in ours.named_parameters() if w.requires_grad}
+    sgd = torch.optim.SGD([w for w in ours.parameters() if w.requires_grad], lr=1.0)
+    loss, _ = _train_step(ours, sgd, items, batch, tok.pad_token_id, p, config, head=True, lr=1.0)
+
+    ref = _build(tiny_model, p, config)
+    ids, labels = collate([items[i] for i in batch], tok.pad_token_id)
+    mask = torch.zeros_like(ids)
+    for row, i in enumerate(batch):
+        mask[row, : len(items[i])] = 1
+    out = ref(input_ids=ids, attention_mask=mask, labels=labels)
+    out.loss.backward()
+    assert loss == pytest.approx(out.loss.item(), rel=1e-4)
+    grads = dict((n, w.grad) for n, w in ref.named_parameters() if w.requires_grad)
+    for name, w in ours.named_parameters():
+        if w.requires_grad:
+            torch.testing.assert_close(before[name] - w.detach(), grads[name], rtol=1e-3, atol=1e-6)
