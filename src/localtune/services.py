@@ -59,3 +59,35 @@ def keep_drafts(journal: Journal, drafts: dict) -> None:
 def kept_drafts(journal: Journal) -> dict:
     """The unsaved edits stored at the last lock or quit ({} when none)."""
     return load_drafts(journal.vault)
+
+
+ADAPTER_NAME_MAX = 60
+
+
+def _adapter_blob(name: str) -> str:
+    from .training import ADAPTER_PREFIX
+
+    return ADAPTER_PREFIX + name
+
+
+def rename_adapter(vault: Vault, old: str, new: str) -> str:
+    """Give a trained adapter another name (refused when the name is empty, too long or taken)."""
+    new = new.strip()
+    if not new or len(new) > ADAPTER_NAME_MAX or "/" in new:
+        raise InvalidInputError(f"An adapter name needs 1 to {ADAPTER_NAME_MAX} characters and no '/'.")
+    vault.rename_blob(_adapter_blob(old), _adapter_blob(new))
+    return new
+
+
+def delete_adapter(vault: Vault, name: str) -> None:
+    vault.delete_blob(_adapter_blob(name))
+
+
+def export_adapter(vault: Vault, name: str, folder: str):
+    """Write an adapter as a PEFT folder, UNENCRYPTED (the caller has warned: it can reveal its training text);
+    never into the vault's own folder."""
+    from . import training
+    from .vault.files import check_folder_destination
+
+    check_folder_destination(folder, what="adapter", paths=vault.paths)
+    return training.export_adapter(vault, name, folder)

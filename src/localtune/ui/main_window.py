@@ -398,6 +398,7 @@ class MainWindow(QMainWindow):
                 self.train.cancel()
 
         box.buttonClicked.connect(answered)
+        box.finished.connect(lambda _result: setattr(self, "quit_box", None))  # it deletes itself on close
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.quit_box = box
         box.open()

@@ -168,8 +168,9 @@ class JournalPage(Page):
         self._save_timer.stop()
         self._saving = self._dirty = False
         self.undo_stack.clear()
-        if self.leave_box is not None:
-            self.leave_box.close()
+        box, self.leave_box = self.leave_box, None
+        if box is not None:
+            box.close()
         self.drafts.clear()
         self._drafts_known = False
         self._key = None
@@ -375,6 +376,7 @@ class JournalPage(Page):
             self._update_drafts_button()
 
         box.buttonClicked.connect(answered)
+        box.finished.connect(lambda _result: setattr(self, "leave_box", None))  # it deletes itself on close
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.leave_box = box
         box.open()

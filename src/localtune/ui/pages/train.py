@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -31,6 +32,7 @@ from ..plan_words import plain_plan
 from ..tasks import GeneratorRunner, run_in_thread
 from ..widgets.loss_plot import LossPlot
 from . import Page
+from ._adapters import AdapterActions
 from ._service import eta_words
 
 NO_RUNS = "No training runs yet."
@@ -116,6 +118,7 @@ class TrainPage(Page):
     trained = Signal(object)
     task = Signal(str, int, int)  # for the status bar: what runs, step, total (never journal text)
     task_ended = Signal()
+    adapters_changed = Signal()
 
     def __init__(self, lane, paths, parent=None):
         super().__init__(parent)
@@ -153,6 +156,7 @@ class TrainPage(Page):
         self.name = QLineEdit()
         self.name.setPlaceholderText("adapter name (optional), e.g. nursing-v1")
         self.name.setMaxLength(60)
+        self.adapter_names: set[str] = set()
         self._planned = None  # the last plan shown, and its measured time estimate (shared with the progress bar)
         self.add_folder_button = QPushButton("Add a model folder…")
         self.add_gguf_button = QPushButton("Add a GGUF file…")
@@ -208,8 +212,14 @@ class TrainPage(Page):
         line.addWidget(self.eta, 0, Qt.AlignmentFlag.AlignRight)
         rb.addLayout(line)
         rb.addWidget(self.plot, 1)
-        history_box = QGroupBox("Earlier runs")
-        QVBoxLayout(history_box).addWidget(self.history)
+        self.adapter_actions = AdapterActions(lane, self.history)
+        self.adapter_actions.changed.connect(lambda: self.lane.submit(_runs, self.show_runs))
+        self.adapter_actions.changed.connect(self.adapters_changed)
+        self.adapter_actions.message.connect(self.status.setText)
+        history_box = QGroupBox("Earlier runs (trained adapters)")
+        hb = QVBoxLayout(history_box)
+        hb.addWidget(self.history)
+        hb.addWidget(self.adapter_actions)
         layout = QVBoxLayout(self)
         layout.addWidget(setup)
         layout.addWidget(run_box, 1)
@@ -244,6 +254,7 @@ class TrainPage(Page):
         self.progress.reset()
         self.status.clear()
         self.eta.clear()
+        self.adapter_actions.close_dialog()
         self.show_runs(([], None))
         self._plan_id += 1  # a plan still being measured is dropped; the next visit plans afresh
         self.plan.clear()
@@ -254,8 +265,13 @@ class TrainPage(Page):
     def show_runs(self, runs) -> None:
         finished, interrupted = runs
         self.history.clear()
+        from ... import training
+
+        self.adapter_names = {training.adapter_name(info.name) for info in finished}
         for info in reversed(finished):  # newest first
-            self.history.addItem(run_words(info))
+            item = QListWidgetItem(run_words(info))
+            item.setData(Qt.ItemDataRole.UserRole, training.adapter_name(info.name))
+            self.history.addItem(item)
         if not finished:
             self.history.addItem(NO_RUNS)
         self.interrupted = interrupted
@@ -367,8 +383,12 @@ class TrainPage(Page):
         source = self.source
         config = self.run_config()
         extra = {"config": config} if config is not None else {}
-        if self.name.text().strip():
-            extra["name"] = self.name.text().strip()
+        name = self.name.text().strip()
+        if name and not resume:
+            if name in self.adapter_names:
+                self.status.setText(f"An adapter called {name} exists already: choose another name.")
+                return
+            extra["name"] = name
         if resume:
             extra["resume"] = True
             model = (self.interrupted or {}).get("model") or model
