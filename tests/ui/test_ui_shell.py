@@ -56,6 +56,22 @@ def test_dataset_explains_that_disagreeing_perspectives_are_expected(qtbot, wind
     assert "Kappa" in page.agreement.toolTip()
 
 
+def test_dataset_legend_does_not_overlap_the_agreement_text(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    page = window.dataset
+    window.resize(1200, 780)  # the app's own starting size
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_page(window.pages.index(page))
+    qtbot.waitUntil(lambda: page.report is not None and bool(page.chart.balance), timeout=WAIT_MS)
+    QApplication.processEvents()
+    chart, agreement = page.chart, page.agreement
+    assert chart.parent() is agreement.parent()
+    assert chart.height() >= chart.minimumHeight()  # room for every row and the legend (the chart fits rows to it)
+    assert chart.geometry().bottom() < agreement.geometry().top()
+
+
 def test_dark_placeholder_text_stands_out_from_its_background(qtbot):
     from localtune.ui import theme
 

@@ -265,8 +265,7 @@ class DatasetPage(Page):
             + (f" (kappa {a.kappa:.2f})" if a.kappa is not None else "")
             for a in report.agreement
         ]
-        self.agreement.setText("How often viewpoints agree: " + "; ".join(agreement)
-                               + ". Different viewpoints are expected to disagree." if agreement else "")
+        self.agreement.setText("Agreement (low is expected): " + "; ".join(agreement) + "." if agreement else "")
         self.viewpoint_note.setVisible(bool(agreement) or any(f.code == "label_imbalance" for f in report.warnings))
         self.findings.clear()
         for severity, findings in (("Blocking", report.blocking), ("Warning", report.warnings)):

@@ -9,7 +9,9 @@ from PySide6.QtWidgets import QWidget
 from ...journal.models import ASSESSMENTS
 from ..theme import ASSESSMENT_COLORS
 
-ROW = 26
+ROW = 26  # a row's height when there is room
+MIN_ROW = 17  # squeezed: rows shrink down to this (and the numbers inside the bars go) before the legend would
+LEGEND = 24  # overlap what is below the chart
 
 
 class BalanceChart(QWidget):
@@ -20,7 +22,7 @@ class BalanceChart(QWidget):
 
     def set_balance(self, balance: dict[str, dict[str, int]]) -> None:
         self.balance = dict(list(balance.items())[: self.max_rows])
-        self.setMinimumHeight(ROW * (len(self.balance) + 1) + 8)
+        self.setMinimumHeight(MIN_ROW * len(self.balance) + LEGEND + 4)
         self.updateGeometry()
         self.update()
 
@@ -40,10 +42,11 @@ class BalanceChart(QWidget):
         count_w = metrics.horizontalAdvance("0000") + 8
         bar_w = max(40, self.width() - name_w - count_w - 4)
         most = max(sum(c.values()) for c in self.balance.values()) or 1
+        row_h = max(MIN_ROW, min(ROW, (self.height() - LEGEND - 4) / len(self.balance)))  # the legend always fits
         for row, (viewpoint, counts) in enumerate(self.balance.items()):
-            y = row * ROW + 4
+            y = row * row_h + 4
             p.setPen(fg)
-            p.drawText(QRectF(0, y, name_w - 8, ROW - 6), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            p.drawText(QRectF(0, y, name_w - 8, row_h - 6), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        metrics.elidedText(viewpoint, Qt.TextElideMode.ElideRight, name_w - 8))
             x = float(name_w)
             total = sum(counts.values())
@@ -54,15 +57,15 @@ class BalanceChart(QWidget):
                 w = bar_w * n / most
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(QColor(ASSESSMENT_COLORS.get(label, "#607080")))
-                p.drawRect(QRectF(x, y + 2, w, ROW - 10))
-                if w > metrics.horizontalAdvance(str(n)) + 6:
+                p.drawRect(QRectF(x, y + 2, w, row_h - 10))
+                if w > metrics.horizontalAdvance(str(n)) + 6 and row_h - 10 >= metrics.height() - 2:
                     p.setPen(QColor("white"))
-                    p.drawText(QRectF(x, y + 2, w, ROW - 10), Qt.AlignmentFlag.AlignCenter, str(n))
+                    p.drawText(QRectF(x, y + 2, w, row_h - 10), Qt.AlignmentFlag.AlignCenter, str(n))
                 x += w
             p.setPen(fg)
-            p.drawText(QRectF(x + 6, y, count_w, ROW - 6), Qt.AlignmentFlag.AlignVCenter, str(total))
+            p.drawText(QRectF(x + 6, y, count_w, row_h - 6), Qt.AlignmentFlag.AlignVCenter, str(total))
         # legend
-        y = len(self.balance) * ROW + 6
+        y = len(self.balance) * row_h + 6
         x = float(name_w)
         for label in ASSESSMENTS:
             p.setPen(Qt.PenStyle.NoPen)
