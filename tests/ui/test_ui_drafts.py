@@ -77,6 +77,7 @@ def test_leaving_an_entry_with_a_problem_asks_and_keeps_the_draft_through_a_lock
 
     # fixing the problem saves the entry and the draft is gone
     qtbot.keyClicks(editor.perspective_editors()[-1].viewpoint.lineEdit(), "HR")
+    editor.perspective_editors()[-1].assessment.setCurrentText("problematic")
     qtbot.waitUntil(lambda: editor.status_label.text() == "Saved", timeout=WAIT_MS)
     assert journal.drafts == {}
     assert not journal.drafts_button.isVisible()

@@ -147,3 +147,28 @@ def test_row_cache_fetches_each_page_once():
     assert cache.page_to_fetch(12) is None and cache.get(12).id == 112
     cache.reset([112, 999])
     assert cache.get(0).id == 112 and cache.get(1) is None  # kept rows survive a new query
+
+
+def test_a_new_entry_is_dated_today_and_asks_for_each_assessment(qtbot, window):
+    from datetime import date
+
+    journal, editor = window.journal, window.journal.editor
+    journal.new_entry()
+    assert editor.occurred_on.text() == date.today().isoformat()
+    qtbot.keyClicks(editor.situation, "Asked to sign off a report I had not read.")
+    qtbot.mouseClick(editor.add_perspective_button, Qt.MouseButton.LeftButton)
+    row = editor.perspective_editors()[-1]
+    assert row.assessment.currentText() == ""  # not a pre-set "reasonable"
+    qtbot.keyClicks(row.viewpoint.lineEdit(), "employee")
+    assert "perspective 1 has no assessment yet" in editor.problems_label.text()
+    row.assessment.setCurrentText("problematic")
+    assert not editor.problems_label.text()
+
+
+def test_the_editor_follows_a_search_that_filters_its_entry_out(qtbot, window):
+    journal = window.journal
+    journal.table.selectRow(0)
+    qtbot.waitUntil(lambda: journal.editor.scenario_id is not None, timeout=WAIT_MS)
+    qtbot.keyClicks(journal.search, "zzqxnomatch")
+    qtbot.waitUntil(lambda: journal.model.rowCount() == 0, timeout=WAIT_MS)
+    assert not journal.editor.has_scenario

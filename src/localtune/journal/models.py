@@ -43,7 +43,9 @@ def problems(scenario: Scenario) -> list[str]:
     for number, p in enumerate(scenario.perspectives, 1):
         if not p.viewpoint or not p.viewpoint.strip():
             found.append(f"perspective {number} has no viewpoint")
-        if p.assessment not in ASSESSMENTS:
+        if not p.assessment:
+            found.append(f"perspective {number} has no assessment yet")
+        elif p.assessment not in ASSESSMENTS:
             found.append(f"perspective {number}: assessment must be one of {', '.join(ASSESSMENTS)} (got {p.assessment!r})")
     return found
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import date
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -228,6 +229,12 @@ class JournalPage(Page):
             self.count_label.setText(f"{len(ids)} of {total} entries match")
         target = self._select_after_load if self._select_after_load is not None else current
         self._select_after_load = None
+        if target is not None and target == current and self.model.row_of(current) is None \
+                and not self._dirty and not self._saving:
+            self._key = None  # the search filtered the shown entry out: the editor follows the list
+            self.editor.load(None)
+            self._update_drafts_button()
+            target = None
         if target is not None:
             self.select_id(target, load=target != current)
         self.demo_button.setVisible(total == 0)
@@ -428,12 +435,12 @@ class JournalPage(Page):
 
     def _new_entry_now(self) -> None:
         key, self._next_new = self._next_new, self._next_new - 1
-        self._open_new(key)
+        self._open_new(key, Scenario(situation="", occurred_on=date.today().isoformat()))
         self.editor.situation.setFocus()
 
-    def _open_new(self, key: int) -> None:
+    def _open_new(self, key: int, blank: Scenario | None = None) -> None:
         self._clear_selection()
-        self._load_entry(Scenario(situation=""), key)
+        self._load_entry(blank or Scenario(situation=""), key)
         self._update_buttons()
 
     def _edited(self) -> None:

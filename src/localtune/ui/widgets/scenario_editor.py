@@ -73,8 +73,10 @@ class PerspectiveEditor(QFrame):
                 self.assessment.addItem(perspective.assessment)
                 self.assessment.setCurrentText(perspective.assessment)
             self.analysis.setPlainText(perspective.analysis)
-        else:
+        else:  # a new perspective: its assessment is asked for, not pre-set
             self.viewpoint.setEditText("")
+            self.assessment.setPlaceholderText("assessment?")
+            self.assessment.setCurrentIndex(-1)
         self.viewpoint.editTextChanged.connect(self.changed)
         self.assessment.currentTextChanged.connect(self.changed)
         self.analysis.textChanged.connect(self.changed)
