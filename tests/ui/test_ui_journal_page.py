@@ -172,3 +172,18 @@ def test_the_editor_follows_a_search_that_filters_its_entry_out(qtbot, window):
     qtbot.keyClicks(journal.search, "zzqxnomatch")
     qtbot.waitUntil(lambda: journal.model.rowCount() == 0, timeout=WAIT_MS)
     assert not journal.editor.has_scenario
+
+
+def test_search_results_show_the_words_around_the_match(qtbot, window):
+    journal = window.journal
+    qtbot.keyClicks(journal.search, "handover")
+    expected = lane_call(qtbot, window.lane, lambda ctx: ctx.journal.ids("handover"))
+    qtbot.waitUntil(lambda: journal.model.rowCount() == len(expected) > 0, timeout=WAIT_MS)
+    rows = range(min(5, len(expected)))
+    qtbot.waitUntil(lambda: all(shown_text(journal.model, r) != LOADING for r in rows), timeout=WAIT_MS)
+    shown = [shown_text(journal.model, r) for r in rows]
+    assert all("«" in text and "»" in text for text in shown), shown
+    assert any("«handover" in text.lower() for text in shown)
+    journal.search.clear()
+    qtbot.waitUntil(lambda: journal.model.rowCount() > len(expected), timeout=WAIT_MS)
+    assert not journal.model.snippets

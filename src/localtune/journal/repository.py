@@ -183,6 +183,23 @@ class Journal:
             sql = f"SELECT s.id FROM scenarios s WHERE {where} ORDER BY s.occurred_on DESC, s.id DESC" + lim
         return [r[0] for r in self.vault.conn.execute(sql, args)]
 
+    def snippets(self, query: str, ids: list[int], *, marks: tuple[str, str] = ("«", "»")) -> dict[int, str]:
+        """For search results: the words around the first match, matches between `marks` ({id: snippet}).
+
+        The full-text index is contentless (the text is stored once, encrypted, in the tables), so snippets are
+        cut here from the situation, the norms or an analysis, whichever matches first."""
+        words = [w.casefold() for w in _WORD.findall(query)]
+        if not words or not ids:
+            return {}
+        out = {}
+        for s in self.get_many(ids):
+            for text in (s.situation, s.context, *(p.analysis for p in s.perspectives)):
+                cut = snippet(text, words, marks)
+                if cut:
+                    out[s.id] = cut
+                    break
+        return out
+
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 50) -> list[Scenario]:
         return self.get_many(self.ids(query, filters, limit=limit))
 
@@ -211,3 +228,21 @@ def _require_valid(scenario: Scenario, where: str) -> None:
     found = problems(scenario)
     if found:
         raise InvalidInputError(f"Cannot save {where}: " + "; ".join(found) + ".")
+
+
+def snippet(text: str, words: list[str], marks: tuple[str, str] = ("«", "»"), *, around: int = 6) -> str:
+    """The words of `text` around its first match of `words` (the last one a prefix, as in search), with every
+    match marked; "" when nothing matches."""
+    tokens = text.split()
+    last = len(words) - 1
+
+    def hit(token: str) -> bool:
+        found = [w.casefold() for w in _WORD.findall(token)]
+        return any(t == w or (i == last and t.startswith(w)) for t in found for i, w in enumerate(words))
+
+    first = next((i for i, token in enumerate(tokens) if hit(token)), None)
+    if first is None:
+        return ""
+    lo, hi = max(0, first - around), min(len(tokens), first + around + 1)
+    shown = [f"{marks[0]}{t}{marks[1]}" if hit(t) else t for t in tokens[lo:hi]]
+    return ("… " if lo else "") + " ".join(shown) + (" …" if hi < len(tokens) else "")

@@ -87,6 +87,7 @@ class JournalTableModel(QAbstractTableModel):
         self._fetch = fetch
         self.cache = RowCache()
         self._generation = 0
+        self.snippets: dict[int, str] = {}  # search results: the words around the matches, «marked»
 
     # -- Qt ----------------------------------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ class JournalTableModel(QAbstractTableModel):
         if col == 1:
             return s.industry
         if col == 2:
-            return _first_line(s.situation)
+            return self.snippets.get(s.id) or _first_line(s.situation)
         if col == 3:
             return _assessments(s)
         return s.use
@@ -143,10 +144,11 @@ class JournalTableModel(QAbstractTableModel):
         if rows:
             self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
 
-    def set_ids(self, ids: list[int]) -> None:
+    def set_ids(self, ids: list[int], snippets: dict[int, str] | None = None) -> None:
         self.beginResetModel()
         self._generation += 1
         self.cache.reset(ids)
+        self.snippets = dict(snippets or {})
         self.endResetModel()
 
     def clear(self) -> None:
@@ -154,6 +156,7 @@ class JournalTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._generation += 1
         self.cache.reset([], keep_rows=False)
+        self.snippets = {}
         self.endResetModel()
 
     def put(self, scenario: Scenario) -> None:

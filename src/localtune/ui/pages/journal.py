@@ -36,6 +36,7 @@ from . import Page
 
 SEARCH_DEBOUNCE_MS = 150
 AUTOSAVE_MS = 800
+SNIPPETS = 1000  # search results that show the words around their matches (the rest show their first line)
 
 
 def _combo(any_label: str, values=()) -> QComboBox:
@@ -212,15 +213,16 @@ class JournalPage(Page):
 
         def job(ctx):
             ids = ctx.journal.ids(query, filters)
-            return ids, (len(ids) if unfiltered else ctx.journal.count())
+            snippets = ctx.journal.snippets(query, ids[:SNIPPETS]) if query.strip() else {}
+            return ids, (len(ids) if unfiltered else ctx.journal.count()), snippets
 
         self.lane.submit(job, lambda result: self._show_ids(seq, unfiltered, *result))
 
-    def _show_ids(self, seq: int, unfiltered: bool, ids: list[int], total: int) -> None:
+    def _show_ids(self, seq: int, unfiltered: bool, ids: list[int], total: int, snippets=None) -> None:
         if seq != self._query_seq:
             return
         current = self.editor.scenario_id
-        self.model.set_ids(ids)
+        self.model.set_ids(ids, snippets)
         if not total:
             self.count_label.setText("No entries yet: press Ctrl+N to write one, or load the demo journal.")
         elif unfiltered:
