@@ -58,3 +58,20 @@ def test_closing_the_window_during_training_asks_and_can_keep_training(qtbot, wi
     window.stop_and_quit.click()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
     assert stopped and not train.running
+
+
+def test_locking_during_training_stops_it_keeps_its_checkpoint_and_frees_the_page(qtbot, window):
+    from test_ui_train_presets import until_cancelled_training
+    from ui_testing import unlock
+
+    train, compare = window.train, window.compare
+    train.set_source(until_cancelled_training)
+    train.train_button.click()
+    qtbot.waitUntil(lambda: train.progress.value() > 2, timeout=WAIT_MS)
+    window.lock()
+    assert not train.running and not window.tasks.isVisibleTo(window)
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: train.resume_button.isVisibleTo(train), timeout=WAIT_MS)  # the checkpoint was kept
+    assert train.train_button.isEnabled() and not compare.training_busy
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)  # no question: nothing runs any more

@@ -57,23 +57,24 @@ def test_presets_name_and_one_shared_estimate(qtbot, window):
     assert calls[-1] == (None, None)  # the full run: the engine's own defaults
 
 
-def test_resume_keeps_the_loss_curve_of_the_steps_before_the_cancel(qtbot, window):
+def until_cancelled_training(ctx, *, model, cancel, resume=False, **_settings):
+    """Trains until cancelled; then, as the real service, keeps its last checkpoint in the vault."""
     from localtune import training
 
+    step = 0
+    try:
+        while True:
+            cancel.raise_if_cancelled()
+            step += 1
+            yield Progress(step, 50, 3.0 - step * 0.01, 100.0)
+    except Cancelled:
+        ctx.vault.put_blob(training.CHECKPOINT, "checkpoint", b"state", {"step": step, "model": "starter"})
+        raise
+
+
+def test_resume_keeps_the_loss_curve_of_the_steps_before_the_cancel(qtbot, window):
     page = window.train
-
-    def until_cancelled(ctx, *, model, cancel, resume=False, **_settings):
-        step = 0
-        try:
-            while True:
-                cancel.raise_if_cancelled()
-                step += 1
-                yield Progress(step, 50, 3.0 - step * 0.01, 100.0)
-        except Cancelled:  # as the real service: the last checkpoint stays in the vault
-            ctx.vault.put_blob(training.CHECKPOINT, "checkpoint", b"state", {"step": step, "model": "starter"})
-            raise
-
-    page.set_source(until_cancelled)
+    page.set_source(until_cancelled_training)
     page.train_button.click()
     qtbot.waitUntil(lambda: len(page.plot.train) >= 6, timeout=WAIT_MS)
     page.cancel_button.click()

@@ -355,6 +355,9 @@ class MainWindow(QMainWindow):
             return
         self.journal.park()  # queued before the lock on the same lane: the last edit is saved or kept as a draft
         self.idle.stop()
+        for page in (self.train, self.compare):  # before the vault closes: training keeps its checkpoint
+            if page.runner is not None:
+                page.runner.abandon()
         self.lane.invalidate()
         self.lane.submit(lambda ctx: ctx.detach())
         self.lane.invalidate()

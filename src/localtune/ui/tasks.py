@@ -217,6 +217,28 @@ class GeneratorRunner(QObject):
     def cancel(self) -> None:
         self.token.cancel()
 
+    def abandon(self) -> None:
+        """End the run now, before the lane is invalidated (locking), which would drop its steps' results and leave
+        it running forever. With a lane, a last job gives the generator its cancel step (training keeps a
+        checkpoint: this job runs before the vault closes) and closes it."""
+        if not self._running:
+            return
+        self.token.cancel()
+        if self._lane is not None:
+            self._lane.submit(self._last_step)
+        self._on_cancelled()
+
+    def _last_step(self, _ctx) -> None:
+        gen, self._gen = getattr(self, "_gen", None), None
+        if gen is None:
+            return
+        try:
+            next(gen)
+        except Exception:  # noqa: BLE001, S110 - Cancelled is the expected end; nobody waits for this result
+            pass
+        finally:
+            gen.close()
+
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self._thread.wait(timeout_ms) if self._thread is not None else True
 
