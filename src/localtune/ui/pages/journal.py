@@ -105,7 +105,7 @@ class JournalPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 86), (1, 130), (3, 150), (4, 50)):
+        for col, width in ((0, 86), (1, 112), (3, 128), (4, 50)):  # the rest goes to the situation
             self.table.setColumnWidth(col, width)
         self.editor = ScenarioEditor()
 
@@ -124,7 +124,7 @@ class JournalPage(Page):
         split.addWidget(self.editor)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([660, 540])
+        split.setSizes([700, 500])
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
