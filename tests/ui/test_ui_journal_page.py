@@ -187,3 +187,19 @@ def test_search_results_show_the_words_around_the_match(qtbot, window):
     journal.search.clear()
     qtbot.waitUntil(lambda: journal.model.rowCount() > len(expected), timeout=WAIT_MS)
     assert not journal.model.snippets
+
+
+def test_an_entry_reads_as_one_page_and_edit_goes_back(qtbot, window):
+    journal, editor = window.journal, window.journal.editor
+    journal.table.selectRow(1)
+    qtbot.waitUntil(lambda: editor.scenario_id is not None, timeout=WAIT_MS)
+    scenario = editor.value()
+    editor.read_button.click()
+    page = editor.reader.toPlainText()
+    assert editor.pages.currentWidget() is editor.reader and editor.read_button.text() == "Edit"
+    assert scenario.situation.splitlines()[0] in page and scenario.perspectives[0].analysis.splitlines()[0] in page
+    journal.table.selectRow(2)  # the next entry opens in the same mode
+    qtbot.waitUntil(lambda: editor.scenario_id == journal.model.id_at(2), timeout=WAIT_MS)
+    assert editor.value().situation.splitlines()[0] in editor.reader.toPlainText()
+    editor.read_button.click()
+    assert editor.pages.currentIndex() == 0 and editor.reader.toPlainText() == ""

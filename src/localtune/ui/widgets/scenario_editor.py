@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,6 +16,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -145,9 +148,20 @@ class ScenarioEditor(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(inner)
+        # Reading an entry as one document, instead of through the form's small boxes; Edit goes back.
+        self.reader = QTextBrowser()
+        self.reader.setOpenLinks(False)
+        self.read_button = QPushButton("Read")
+        self.read_button.setCheckable(True)
+        self.read_button.setToolTip("Show the entry as one page to read; press again to edit")
+        self.read_button.toggled.connect(self._set_reading)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(scroll)
+        self.pages.addWidget(self.reader)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(self.read_button, 0, Qt.AlignmentFlag.AlignRight)
+        outer.addWidget(self.pages, 1)
         status = QHBoxLayout()
         status.addWidget(self.problems_label, 1)
         status.addWidget(self.status_label)
@@ -199,6 +213,7 @@ class ScenarioEditor(QWidget):
             self.problems_label.clear()
             self.status_label.clear()
             self.setEnabled(scenario is not None)
+            self._set_reading(self.read_button.isChecked())
         finally:
             self._loading = False
 
@@ -244,6 +259,11 @@ class ScenarioEditor(QWidget):
         self._base = replace(scenario)
         self.heading.setText(f"Entry {scenario.id}")
 
+    def _set_reading(self, reading: bool) -> None:
+        self.reader.setHtml(as_document(self.value()) if reading and self._base is not None else "")
+        self.pages.setCurrentIndex(1 if reading else 0)
+        self.read_button.setText("Edit" if reading else "Read")
+
     def show_draft(self) -> None:
         """The loaded scenario is a kept draft: say so, and what stops it from being saved."""
         found = self.problems()
@@ -257,3 +277,24 @@ class ScenarioEditor(QWidget):
         self.problems_label.setText(("Not saved yet: " + "; ".join(found) + ".") if found else "")
         self.status_label.setText("Editing…" if not found else "")
         self.changed.emit()
+
+
+def as_document(s: Scenario) -> str:
+    """An entry as one readable page (HTML, every piece of text escaped)."""
+
+    def para(text: str) -> str:
+        return "".join(f"<p>{escape(line)}</p>" for line in text.splitlines() if line.strip())
+
+    facts = " · ".join(escape(x) for x in (s.occurred_on, s.industry, ", ".join(s.people)) if x)
+    parts = [f"<h3>Entry {s.id}</h3>" if s.id is not None else "<h3>New entry</h3>"]
+    if facts:
+        parts.append(f"<p><i>{facts}</i></p>")
+    parts.append(para(s.situation))
+    if s.context.strip():
+        parts.append("<h4>Norms of the field</h4>" + para(s.context))
+    for p in s.perspectives:
+        parts.append(f"<h4>{escape(p.viewpoint or 'No viewpoint yet')}: {escape(p.assessment or 'no assessment yet')}"
+                     f"</h4>{para(p.analysis)}")
+    if s.tags:
+        parts.append(f"<p><i>Tags: {escape(', '.join(s.tags))}</i></p>")
+    return "".join(parts)
