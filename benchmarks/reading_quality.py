@@ -134,6 +134,33 @@ def streaming_speed(reader, examples, tokens: int = 64, repeats: int = 3) -> dic
     return {name: 1 / t for name, t in best.items()}
 
 
+def eval_timing(reader, adapter, args) -> int:
+    """Seconds and accuracy/macro-F1 of `evaluate` over all held-out examples, per few-shot budget."""
+    from localtune.dataset.checks import readiness
+    from localtune.dataset.redact import Redactor
+    from localtune.engine import evaluate as ev
+    from localtune.journal.demo import load_demo
+
+    report = readiness(load_demo().scenarios, redactor=Redactor([]))
+    labels = tuple(x for x in ("reasonable", "problematic", "mixed")
+                   if x in {e.label for e in [*report.train, *report.eval]})
+    columns = [c for c in args.eval_columns.split(",") if c != "tuned" or adapter]
+    budgets = [int(b) for b in args.budgets.split(",") if b] or [ev.FEW_SHOT_BUDGET]
+    batch = args.batch or ev.BATCH
+    print(f"{len(report.eval)} held-out examples, columns {','.join(columns)}, batch {batch}", file=sys.stderr)
+    print("| few-shot budget | batch | columns | seconds | " + " | ".join(f"{c} acc / F1" for c in columns) + " |")
+    print("|---:|---:|---|---:|" + "---:|" * len(columns))
+    for budget in budgets:
+        start = time.perf_counter()
+        result = ev.run(ev.evaluate(reader, report.eval, adapter=adapter, pool=report.train, labels=labels,
+                                    columns=columns, budget=budget, batch=batch))
+        spent = time.perf_counter() - start
+        d = result.to_dict()
+        print(f"| {budget} | {batch} | {','.join(columns)} | {spent:.0f} | "
+              + " | ".join(f"{d[c]['accuracy']:.2f} / {d[c]['macro_f1']:.2f}" for c in columns) + " |", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", help="where the starter is (or is converted to); default: a cache folder")
@@ -144,6 +171,11 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=1, help="print this many readings per column and setting")
     parser.add_argument("--json", help="write the measures here")
     parser.add_argument("--speed", action="store_true", help="only the streaming speed, greedy vs processors")
+    parser.add_argument("--eval", action="store_true", help="time the label-likelihood evaluation of every "
+                        "held-out example (--eval-columns, --batch, --budgets) and print its accuracy")
+    parser.add_argument("--eval-columns", default="base,few_shot,tuned")
+    parser.add_argument("--batch", type=int, default=None, help="prompts per forward pass (default: evaluate's)")
+    parser.add_argument("--budgets", default="", help="few-shot token budgets to try, e.g. 2048,1024,640")
     args = parser.parse_args(argv)
 
     from localtune.engine import load_libraries
@@ -168,6 +200,8 @@ def main(argv=None) -> int:
     print(f"{len(examples)} held-out situations, {len(pool)} training examples; calibrated length {target} "
           f"tokens (cap {MAX_NEW_TOKENS})", file=sys.stderr)
 
+    if args.eval:
+        return eval_timing(reader, adapter, args)
     if args.speed:
         speed = streaming_speed(reader, examples)
         print(f"streaming tokens/s: greedy {speed['greedy']:.1f}, with the default processors "

@@ -261,11 +261,17 @@ def compare(vault: Vault, journal: Journal, paths: Paths, situation: str, *, ind
 
 
 def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | None = None, data: str | None = None,
-             cancel: CancelToken | None = None) -> Iterator:
-    """Score base, few-shot and tuned on the held-out split (or an external file); stores the result per adapter."""
+             cancel: CancelToken | None = None, columns=None, generate: bool = False) -> Iterator:
+    """Score base, few-shot and tuned (or the chosen `columns`) on the held-out split (or an external file);
+    yields Scoring progress, then the Evaluation, stored per adapter when every column was scored.
+
+    With `generate`, each column also writes its readings (the stored decoding settings, the length calibrated
+    from the journal) and the Evaluation carries their quality measures. Cancelled after a column finished,
+    the generator returns the Evaluation of the finished columns (see `engine.evaluate.evaluate`)."""
     from .dataset.examples import build_examples
     from .engine.evaluate import Evaluation
     from .engine.evaluate import evaluate as run_eval
+    from .engine.generate import Decoding
     from .journal.io import read_file
 
     adapter = adapter or latest_adapter(vault)
@@ -281,8 +287,19 @@ def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | Non
     reader = open_reader(vault, paths, adapter)
     # Scored on the labels the data use: an outside file's own, or the journal's (train and held-out together).
     labels = labels_used(examples) if data else labels_used([*report.train, *report.eval])
-    for event in run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel, labels=labels):
-        if isinstance(event, Evaluation) and adapter and not data:
+    decoding = None
+    if generate:
+        values = decoding_settings(vault)
+        values.setdefault("target_tokens", reader.answer_length([e.completion for e in report.train]))
+        decoding = Decoding.from_dict(values)
+    events = run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel, labels=labels,
+                      columns=columns, generate=decoding)
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value  # the finished columns of a stopped run (None after a complete one)
+        if isinstance(event, Evaluation) and adapter and not data and not columns:
             history = vault.get_setting(EVALUATIONS, {})
             history[adapter] = {**event.to_dict(), "adapter": adapter,
                                 "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -95,7 +95,7 @@ def test_cancel_stops_evaluation(reader):
     from localtune.progress import CancelToken
 
     cancel = CancelToken()
-    events = evaluate(reader, [example(i) for i in range(5)], cancel=cancel)
+    events = evaluate(reader, [example(i) for i in range(5)], cancel=cancel, batch=1)
     seen = [next(events), next(events)]
     assert seen[-1].done == 1
     cancel.cancel()
@@ -118,3 +118,85 @@ def test_every_column_scores_only_the_labels_the_data_use(reader):
         assert all(set(s.scores) == {"reasonable", "problematic"} for s in result.columns[column])
         assert "mixed" not in result.predictions(column)
     assert result.to_dict()["majority"]["label"] in LABELS  # the baseline shown beside the columns
+
+
+def test_batched_scores_equal_one_prompt_at_a_time(reader):
+    """Several prompts in one pass (shared prefix once, right padding, logits only where the labels are)."""
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    pool = [example(i, viewpoint="manager") for i in range(6, 12)]
+    chats = [example(i).messages for i in range(5)]
+    chats.append(reader.few_shot_messages(chats[0], pool[:2]))  # a much longer prompt in the same batch
+    for adapter in (None, "v1"):
+        many = reader.label_scores_many(chats, adapter=adapter)
+        for chat, got in zip(chats, many, strict=True):
+            assert got == pytest.approx(score_labels(reader, chat, adapter=adapter), abs=1e-4)
+    held_out = [example(i) for i in range(7)]
+    one = run(evaluate(reader, held_out, adapter="v1", pool=pool, batch=1))
+    four = run(evaluate(reader, held_out, adapter="v1", pool=pool, batch=4))
+    for column in one.columns:
+        assert one.predictions(column) == four.predictions(column)  # in the examples' order, not the batches'
+        for a, b in zip(one.columns[column], four.columns[column], strict=True):
+            assert a.scores == pytest.approx(b.scores, abs=1e-4)
+
+
+def test_one_progress_over_all_columns_with_time_left(reader):
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    pool = [example(i, viewpoint="manager") for i in range(6, 12)]
+    progress = [e for e in evaluate(reader, [example(i) for i in range(5)], adapter="v1", pool=pool, batch=2)
+                if isinstance(e, Scoring)]
+    assert {p.steps for p in progress} == {15}
+    steps = [p.step for p in progress]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 15
+    assert progress[0].eta_s is None and all(p.eta_s is not None for p in progress[1:])
+    assert progress[-1].eta_s == 0
+
+
+def test_cancel_keeps_the_finished_columns(reader):
+    from localtune.progress import CancelToken
+
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    pool = [example(i, viewpoint="manager") for i in range(6, 12)]
+    cancel = CancelToken()
+    events = evaluate(reader, [example(i) for i in range(4)], adapter="v1", pool=pool, cancel=cancel, batch=2)
+    for event in events:
+        if event.column == "few_shot":  # base is done, few-shot has begun
+            cancel.cancel()
+            break
+    with pytest.raises(StopIteration) as stopped:
+        next(events)
+    partial = stopped.value.value
+    assert isinstance(partial, Evaluation) and list(partial.columns) == ["base"] and partial.partial
+    d = partial.to_dict()
+    assert d["stopped"] == {"finished": ["base"], "not_finished": ["few_shot", "tuned"]}
+    assert d["base"]["n"] == 4 and "tuned" not in d
+
+
+def test_only_the_chosen_columns(reader):
+    from localtune.errors import InvalidInputError
+
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    pool = [example(i, viewpoint="manager") for i in range(6, 12)]
+    result = run(evaluate(reader, [example(i) for i in range(3)], adapter="v1", pool=pool, columns=["tuned"]))
+    assert list(result.columns) == ["tuned"] and not result.partial
+    assert result.comparison.verdict.code == "no_base"
+    with pytest.raises(InvalidInputError, match="no adapter"):
+        run(evaluate(reader, [example(0)], pool=pool, columns=["base", "tuned"]))
+
+
+def test_generate_measures_each_columns_readings(reader):
+    from localtune.engine.generate import Decoding
+
+    reader.add_adapter("v1", *make_adapter(1)[:2])
+    held_out = [example(i) for i in range(4)]
+    events = list(evaluate(reader, held_out, adapter="v1", columns=["base", "tuned"],
+                           generate=Decoding(max_new_tokens=12)))
+    assert [e.phase for e in events if isinstance(e, Scoring) and e.done == e.total and e.step] == \
+        ["scoring", "reading", "scoring", "reading"]
+    result = events[-1]
+    for column in ("base", "tuned"):
+        assert len(result.readings[column]) == 4
+        for scored, reading in zip(result.columns[column], result.readings[column], strict=True):
+            assert reading.assessment == scored.prediction  # the badge is the scored label
+    d = result.to_dict()["readings"]["tuned"]
+    assert d["n"] == 4 and 0 <= d["looping"] <= 1 and 0 <= d["ended"] <= 1 and d["words"] >= 0
+    assert set(d["by_industry"]) == {"nursing", "software"} and sum(g["n"] for g in d["by_industry"].values()) == 4

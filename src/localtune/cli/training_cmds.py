@@ -79,6 +79,10 @@ def register(commands) -> None:
     p = commands.add_parser("eval", help="measure base, few-shot and tuned on held-out entries")
     p.add_argument("--adapter")
     p.add_argument("--data", help="an external labelled .jsonl/.csv file (not imported)")
+    p.add_argument("--columns", type=_columns, help="evaluate only these, e.g. base,tuned "
+                   "(of base, few_shot, tuned; generic means base); a partial run is not stored")
+    p.add_argument("--generate", action="store_true", help="also write each column's readings and measure "
+                   "them (looping, distinct-2, words, ended, token-F1 vs the journal, text vs badge); slow")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval)
 
@@ -302,30 +306,96 @@ def _badge(analysis) -> str:
     return f"{analysis.assessment} ({shares})"
 
 
-def cmd_eval(args) -> int:
-    from ..engine.evaluate import Evaluation, Scoring
+EVAL_COLUMNS = ("base", "few_shot", "tuned")
 
-    with journal_of(args) as journal:
-        result = None
-        for event in training.evaluate(journal.vault, journal, paths_of(args), adapter=args.adapter, data=args.data):
-            if isinstance(event, Scoring) and not args.json:
-                print(f"\rscoring {event.column}: {event.done}/{event.total}", end="", file=sys.stderr, flush=True)
-            elif isinstance(event, Evaluation):
-                result = event.to_dict()
+
+def _columns(text: str) -> tuple[str, ...]:
+    names = [{"generic": "base", "few-shot": "few_shot", "fewshot": "few_shot"}.get(c, c)
+             for c in (c.strip().lower() for c in text.split(",")) if c]
+    if not names or any(c not in EVAL_COLUMNS for c in names):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(EVAL_COLUMNS)} (got {text!r})")
+    return tuple(dict.fromkeys(names))
+
+
+def _eta(seconds) -> str:
+    if seconds is None:
+        return "ETA --"
+    return f"ETA {int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def cmd_eval(args) -> int:
+    import signal
+
+    from ..engine.evaluate import Evaluation, Scoring
+    from ..progress import CancelToken
+
+    cancel = CancelToken()
+    tty = sys.stderr.isatty()
+
+    def stop(signum, frame):  # the first Ctrl+C stops after the current batch and keeps finished columns
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        note("\nStopping after the current step; finished columns are kept (Ctrl+C again to quit at once).")
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        with journal_of(args) as journal:
+            result, partial = None, None
+            events = training.evaluate(journal.vault, journal, paths_of(args), adapter=args.adapter, data=args.data,
+                                       cancel=cancel, columns=args.columns, generate=args.generate)
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as stopped:
+                    partial = stopped.value
+                    break
+                if isinstance(event, Scoring) and not args.json and event.steps:
+                    what = "reading" if event.phase == "reading" else "scoring"
+                    line = (f"{event.step}/{event.steps} {what} {event.column} {event.done}/{event.total}  "
+                            f"{_eta(event.eta_s)}")
+                    if tty:
+                        print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
+                    elif event.done == event.total:
+                        print(line, file=sys.stderr, flush=True)
+                elif isinstance(event, Evaluation):
+                    result = event.to_dict()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if partial is not None:
+        result = partial.to_dict()
     if args.json:
         print_json(result)
-        return 0
+        return 130 if partial is not None else 0
     print()
-    for col in ("base", "few_shot", "tuned"):
+    if partial is not None:
+        done, left = result["stopped"]["finished"], result["stopped"]["not_finished"]
+        print(f"Stopped: finished {', '.join(done)}; not finished {', '.join(left)} (not stored).")
+    for col in EVAL_COLUMNS:
         if result.get(col):
             print(f"{col:<9} accuracy {result[col]['accuracy']:.2f}  macro-F1 {result[col]['macro_f1']:.2f}")
     if base := result.get("majority"):
         print(f"{'baseline':<9} accuracy {base['accuracy']:.2f}  macro-F1 {base['macro_f1']:.2f}  "
               f"(always answering '{base['label']}', the most common training label)")
-    print(f"n = {result['n']}. {result.get('verdict', '')}")
+    if readings := result.get("readings"):
+        print("readings: looping (4-word phrase 3+ times), distinct-2, mean words, ended before the cap, "
+              "token-F1 vs the journal's analysis, text agrees with the badge")
+        for col, m in readings.items():
+            print(f"{col:<9} {_reading_line(m)}")
+            for key in ("by_industry", "by_viewpoint"):
+                for group, g in m.get(key, {}).items():
+                    print(f"  {group or '(none)':<26} {_reading_line(g)}")
+    verdict = result.get("verdict") or {}
+    print(f"n = {result['n']}. {verdict.get('text', '') if isinstance(verdict, dict) else verdict}")
     for line in result.get("notes", []):
         print(f"- {line}")
     return 0
+
+
+def _reading_line(m: dict) -> str:
+    agree = "–" if m.get("agreement") is None else f"{m['agreement']:.0%}"
+    return (f"n {m['n']:>3}  looping {m['looping']:.0%}  distinct-2 {m['distinct_2']:.2f}  words {m['words']:.0f}  "
+            f"ended {m['ended']:.0%}  token-F1 {m['token_f1']:.2f}  agree {agree}")
 
 
 __all__ = ["Journal", "register"]

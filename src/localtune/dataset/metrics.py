@@ -157,7 +157,7 @@ def _f1_gain(gold, tuned, base) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
-    code: str  # pays_off | small_gain | no_measurable_gain | no_gain | too_few | few_shot_enough | no_adapter
+    code: str  # pays_off | small_gain | no_measurable_gain | no_gain | too_few | few_shot_enough | no_adapter | no_base
     headline: str
     notes: tuple[str, ...] = ()
     gain_ci: tuple[float, float] | None = None  # bootstrap 95% CI of tuned - base macro-F1
@@ -300,7 +300,9 @@ def compare(gold: Sequence[str], preds: Mapping[str, Sequence[str]], *, industri
         reports={k: report(gold, p) for k, p in preds.items()},
         by_industry={k: breakdown(gold, p, industries) for k, p in preds.items()},
         by_viewpoint={k: breakdown(gold, p, viewpoints) for k, p in preds.items()},
-        verdict=verdict(gold, preds["base"], preds.get("tuned"), preds.get("few_shot"), gain=gain, min_n=min_n),
+        verdict=(verdict(gold, preds["base"], preds.get("tuned"), preds.get("few_shot"), gain=gain, min_n=min_n)
+                 if "base" in preds else Verdict("no_base", f"Only {', '.join(preds)} evaluated: no comparison "
+                                                 "with the base model.")),
         notes=tuple(below_majority(gold, preds, majority) + notes) if majority else tuple(notes),
         majority=report(gold, [majority] * n) if majority and n else None,
         majority_label=majority or "",

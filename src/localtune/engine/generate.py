@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example, parse_completion
-from ..dataset.reading_quality import repetition, stated_assessment
+from ..dataset.reading_quality import disagreement, judged_assessment, repetition
 from ..errors import ModelError
 from ..progress import CancelToken
 from . import model_load_lock
@@ -442,6 +442,47 @@ class Reader:
                 scores[row] += sum(float(more[row, j - 1, t[j]]) for j in range(1, len(t)))
         return dict(zip(labels, scores, strict=True))
 
+    def label_scores_many(self, chats: Sequence[Sequence[Mapping]], *, adapter: str | None = None,
+                          labels: Sequence[str] = LABELS) -> list[dict[str, float]]:
+        """`label_scores` of several prompts with one forward pass: the batch's common token prefix (the
+        system prompt) runs once and its cache is shared; the rest is right-padded, which needs no mask (a
+        causal model never lets a real token see the padding after it), and the vocabulary projection runs
+        only at the positions that predict the label tokens. Labels that differ after more than one token
+        are scored prompt by prompt (`label_scores`)."""
+        import torch
+
+        conts = [self.tokenizer(f"{ASSESSMENT_PREFIX}{label}", add_special_tokens=False)["input_ids"]
+                 for label in labels]
+        shared = 0
+        while all(len(c) > shared for c in conts) and len({c[shared] for c in conts}) == 1:
+            shared += 1
+        if len(chats) == 1 or any(len(c) != shared + 1 for c in conts):
+            return [self.label_scores(chat, adapter=adapter, labels=labels) for chat in chats]
+        heads = [self.encode(chat) + conts[0][:shared] for chat in chats]
+        # Keep at least shared + 1 tokens of every row out of the common part: their logits are the scores.
+        common = min(len(os.path.commonprefix(heads)), min(map(len, heads)) - shared - 1)
+        cache = None
+        if common > 0:
+            cache = self.forward(torch.tensor([heads[0][:common]]), adapter=adapter, logits_to_keep=1)[1]
+            cache.batch_repeat_interleave(len(heads))
+        rest = [h[common:] for h in heads]
+        width = max(map(len, rest))
+        pad = self.tokenizer.pad_token_id or 0
+        batch = torch.tensor([r + [pad] * (width - len(r)) for r in rest])
+        # Row i needs the positions len(rest[i]) - shared - 1 ..: they predict "Assessment:" and the label.
+        wanted = sorted({len(r) - shared - 1 + j for r in rest for j in range(shared + 1)})
+        where = {p: k for k, p in enumerate(wanted)}
+        logits = self.forward(batch, adapter=adapter, cache=cache, logits_to_keep=torch.tensor(wanted))[0]
+        logp = logits.float().log_softmax(-1)
+        out = []
+        for row, r in enumerate(rest):
+            first = len(r) - shared - 1
+            base_score = sum(float(logp[row, where[first + j], conts[0][j]]) for j in range(shared))
+            last = where[first + shared]
+            out.append({label: base_score + float(logp[row, last, c[shared]])
+                        for label, c in zip(labels, conts, strict=True)})
+        return out
+
     def answer_length(self, completions: Sequence[str]) -> int:
         """The reading length calibrated from the journal's own answers (see `calibrated_length`), in tokens."""
         return calibrated_length([len(self.tokenizer(c, add_special_tokens=False)["input_ids"])
@@ -581,8 +622,8 @@ def _finish(column: str, pieces, stop: str = "end_of_turn", scores: Mapping[str,
             decoding: Decoding | None = None) -> Analysis:
     raw = "".join(pieces)
     stated, text = parse_completion(raw)
-    if stated == "unclear":
-        stated = stated_assessment(text) or "unclear"
+    if stated == "unclear":  # no "Assessment:" line: what the prose judges ("not reasonable" is problematic)
+        stated = judged_assessment(text) or "unclear"
     notes = []
     repeats = repetition(text)
     if repeats:
@@ -595,4 +636,6 @@ def _finish(column: str, pieces, stop: str = "end_of_turn", scores: Mapping[str,
     if probs and stated != "unclear" and stated != badge:
         notes.append(f"The text says \u201c{stated}\u201d, but by likelihood the model finds \u201c{badge}\u201d "
                      f"more likely ({probs[badge]:.0%} vs {probs.get(stated, 0.0):.0%}).")
+    elif probs and (judged := disagreement(text, badge)):
+        notes.append(judged)  # the line agrees with the badge, the prose does not ("this is not reasonable")
     return Analysis(column, badge, text, raw, stop, probs, stated, tuple(notes), bool(repeats))

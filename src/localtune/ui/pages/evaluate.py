@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -30,13 +31,16 @@ from . import Page
 COLUMNS = ("base", "few_shot", "tuned")
 NAMES = {"base": "Generic (base model)", "few_shot": "Few-shot", "tuned": "Tuned"}
 NO_RESULT = "No evaluation yet. Press Evaluate to score the models on the entries held out from training."
+CHOICES = (("All columns", None), ("Generic only", ("base",)), ("Few-shot only", ("few_shot",)),
+           ("Tuned only", ("tuned",)), ("Generic and tuned", ("base", "tuned")))
 
 
-def evaluate_service(ctx, *, cancel=None):
-    """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation."""
+def evaluate_service(ctx, *, cancel=None, columns=None):
+    """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation;
+    stopped early, it returns the Evaluation of the finished columns."""
     from ... import training
 
-    return training.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel)
+    return training.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel, columns=columns)
 
 
 def _history(ctx) -> dict:
@@ -64,6 +68,11 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
             table.setItem(r, c, item)
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
@@ -81,6 +90,11 @@ class EvaluatePage(Page):
 
         self.run_button = QPushButton("Evaluate")
         self.run_button.setObjectName("bigButton")
+        self.columns = QComboBox()  # one column takes a third of the time; a partial run is shown, not stored
+        for text, value in CHOICES:
+            self.columns.addItem(text, value)
+        self.columns.setToolTip("Evaluate every column, or only some (a run of some columns is not kept in the "
+                                "history)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
@@ -101,6 +115,7 @@ class EvaluatePage(Page):
 
         top = QHBoxLayout()
         top.addWidget(self.run_button)
+        top.addWidget(self.columns)
         top.addWidget(self.cancel_button)
         top.addWidget(self.progress, 1)
         verdict_box = QGroupBox("Verdict")
@@ -127,7 +142,8 @@ class EvaluatePage(Page):
         self.set_source(self.source)
 
     def set_source(self, make) -> None:
-        """`make(ctx, cancel=...)` -> Scoring progress events, then an Evaluation."""
+        """`make(ctx, cancel=..., columns=...)` -> Scoring progress events, then an Evaluation (or, stopped,
+        returns the Evaluation of the finished columns)."""
         self.source = make
         self.run_button.setEnabled(make is not None)
 
@@ -150,11 +166,14 @@ class EvaluatePage(Page):
     def start(self) -> None:
         if self.source is None or (self.runner is not None and self.runner.running):
             return
-        source = self.source
-        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, cancel=token), lane=self.lane, parent=self)
+        source, columns = self.source, self.columns.currentData()
+        chosen = {"columns": columns} if columns else {}  # a source that knows no columns still runs all
+        self.runner = GeneratorRunner(lambda ctx, token: source(ctx, cancel=token, **chosen), lane=self.lane,
+                                      parent=self)
         self.runner.yielded.connect(self.on_event)
+        self.runner.returned.connect(self.on_stopped)
         self.runner.errored.connect(lambda exc: self.verdict.setText(explain(exc).text))
-        self.runner.cancelled.connect(lambda: self.progress.setFormat("Stopped."))
+        self.runner.cancelled.connect(lambda: self.progress.setFormat("Stopped before any column finished."))
         self.runner.finished.connect(self._idle)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -169,10 +188,22 @@ class EvaluatePage(Page):
         comparison = getattr(event, "comparison", None)
         if comparison is not None:
             self.show_result(comparison.to_dict())
-        elif getattr(event, "total", None):
-            self.progress.setMaximum(event.total)
-            self.progress.setValue(event.done)
-            self.progress.setFormat(f"{NAMES.get(event.column, event.column)}: %v of %m")
+        elif getattr(event, "steps", None):  # one bar over every column, with the time left
+            self.progress.setMaximum(event.steps)
+            self.progress.setValue(event.step)
+            eta = "" if event.eta_s is None else f" \u2014 about {_duration(event.eta_s)} left"
+            self.progress.setFormat(f"{NAMES.get(event.column, event.column)} {event.done} of {event.total}{eta}")
+
+    def on_stopped(self, evaluation) -> None:
+        """The run was stopped after some columns finished: show those and say what is missing."""
+        if evaluation is None or getattr(evaluation, "comparison", None) is None:
+            return
+        result = evaluation.to_dict()
+        self.show_result(result)
+        stopped = result.get("stopped", {})
+        done = ", ".join(NAMES.get(c, c) for c in stopped.get("finished", []))
+        left = ", ".join(NAMES.get(c, c) for c in stopped.get("not_finished", []))
+        self.progress.setFormat(f"Stopped: {done} finished" + (f"; {left} not evaluated" if left else ""))
 
     # -- showing a result ------------------------------------------------------------------------------------
 
@@ -203,7 +234,7 @@ class EvaluatePage(Page):
             groups = sorted({g for c in columns for g in result[c].get(key, {})})
             rows = []
             for g in groups:
-                cells = [result[c].get(key, {}).get(g) for c in COLUMNS]
+                cells = [(result.get(c) or {}).get(key, {}).get(g) for c in COLUMNS]  # a partial run lacks some
                 n = next((x["n"] for x in cells if x), 0)
                 rows.append([g or "(none)", str(n), *(_pct(x["accuracy"]) if x else "–" for x in cells)])
             _fill(table, rows)
