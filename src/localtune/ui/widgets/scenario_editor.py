@@ -135,7 +135,6 @@ class ScenarioEditor(QWidget):
 
         inner = QWidget()
         col = QVBoxLayout(inner)
-        col.addWidget(self.heading)
         col.addLayout(form)
         perspectives_title = QLabel("Perspectives")
         perspectives_title.setObjectName("sectionTitle")
@@ -160,7 +159,10 @@ class ScenarioEditor(QWidget):
         self.pages.addWidget(self.reader)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.read_button, 0, Qt.AlignmentFlag.AlignRight)
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.read_button)
+        outer.addLayout(top)
         outer.addWidget(self.pages, 1)
         status = QHBoxLayout()
         status.addWidget(self.problems_label, 1)
@@ -286,7 +288,7 @@ def as_document(s: Scenario) -> str:
         return "".join(f"<p>{escape(line)}</p>" for line in text.splitlines() if line.strip())
 
     facts = " · ".join(escape(x) for x in (s.occurred_on, s.industry, ", ".join(s.people)) if x)
-    parts = [f"<h3>Entry {s.id}</h3>" if s.id is not None else "<h3>New entry</h3>"]
+    parts = []  # the heading above says which entry
     if facts:
         parts.append(f"<p><i>{facts}</i></p>")
     parts.append(para(s.situation))
