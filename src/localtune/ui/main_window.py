@@ -137,7 +137,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(offline)
         self.tasks.open_requested.connect(
             lambda key: self.show_page(self.pages.index(getattr(self, key))) if hasattr(self, key) else None)
-        for key, page in (("train", self.train), ("compare", self.compare)):
+        for key, page in (("train", self.train), ("compare", self.compare), ("evaluate", self.evaluate)):
+            if not hasattr(page, "task"):  # a page reports its long task with task(text, step, total) / task_ended
+                continue
             page.task.connect(lambda text, step, total, key=key: self.tasks.update_task(key, text, step, total))
             page.task_ended.connect(lambda key=key: self.tasks.end_task(key))
         self.train.task.connect(lambda *_: self.compare.set_training_busy(True))
