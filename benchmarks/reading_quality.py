@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/reading_quality.py [--models-dir DIR] [--n 24] [--adapter PEFT_DIR]
         [--columns generic,few_shot,tuned] [--grid] [--show 1] [--json OUT]
 
-"before" is plain greedy decoding up to 256 tokens, the badge being the label the text states (what `analyze`
-did before issue 17); "after" is the default `Decoding` with the length calibrated from the journal's own
-analyses and the badge by label likelihood. Per setting and column:
+"before" is plain greedy decoding up to 256 tokens with no stopping rule but the end of turn, the badge being the
+label the text states (what `analyze` did before issue 17); "after" is the default `Decoding` with the lengths
+calibrated from the journal's own analyses (aim: their 90th percentile; shortest: half their 10th) and the badge
+by label likelihood. Per setting and column:
 
 - loops: share of readings with a 4-word phrase repeated 3+ times (goal 0 %)
 - distinct-2: share of distinct word pairs (higher is more varied)
@@ -24,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,15 +52,6 @@ def held_out(n: int):
             seen.add(e.group)
             picked.append(e)
     return picked[:n], report.train
-
-
-def token_f1(a: str, b: str) -> float:
-    x, y = Counter(rq.words(a)), Counter(rq.words(b))
-    common = sum((x & y).values())
-    if not common:
-        return 0.0
-    p, r = common / sum(x.values()), common / sum(y.values())
-    return 2 * p * r / (p + r)
 
 
 def read_all(reader, examples, pool, columns, decoding, labels, adapter):
@@ -90,19 +80,11 @@ def measures(rows) -> dict:
     out = {}
     for column in dict.fromkeys(r["column"] for r in rows):
         rs = [r for r in rows if r["column"] == column]
-        texts = [r["analysis"].text for r in rs]
-        stating = [r for r in rs if r["analysis"].stated != "unclear"]
-        out[column] = {
-            "n": len(rs),
-            "loops": sum(rq.most_repeated(t)[1] >= rq.REPEAT_TIMES for t in texts) / len(rs),
-            "distinct2": statistics.mean(rq.distinct_n(t, 2) for t in texts),
-            "words": statistics.mean(len(rq.words(t)) for t in texts),
-            "ended": sum(r["analysis"].stop != "cap" for r in rs) / len(rs),
-            "f1": statistics.mean(token_f1(r["analysis"].text, r["gold"]) for r in rs),
-            "agree": (sum(r["analysis"].stated == r["analysis"].assessment for r in stating) / len(stating)
-                      if stating else None),
-            "tps": sum(r["tokens"] for r in rs) / sum(r["seconds"] for r in rs),
-        }
+        m = rq.measures([rq.Reading(r["analysis"].text, r["analysis"].stated, r["analysis"].assessment,
+                                    r["analysis"].stop != "cap", r["gold"]) for r in rs])
+        out[column] = {"n": m["n"], "loops": m["looping"], "distinct2": m["distinct_2"], "words": m["words"],
+                       "ended": m["ended"], "f1": m["token_f1"], "agree": m["agreement"],
+                       "tps": sum(r["tokens"] for r in rs) / sum(r["seconds"] for r in rs)}
     return out
 
 
@@ -171,6 +153,8 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=1, help="print this many readings per column and setting")
     parser.add_argument("--json", help="write the measures here")
     parser.add_argument("--speed", action="store_true", help="only the streaming speed, greedy vs processors")
+    parser.add_argument("--settings", default="", help="only the settings whose name contains one of these "
+                        "(;-separated), e.g. 'before;after' or 'shortest 0%%;shortest 50%%'")
     parser.add_argument("--eval", action="store_true", help="time the label-likelihood evaluation of every "
                         "held-out example (--eval-columns, --batch, --budgets) and print its accuracy")
     parser.add_argument("--eval-columns", default="base,few_shot,tuned")
@@ -195,10 +179,11 @@ def main(argv=None) -> int:
         adapter = "tuned"
     examples, pool = held_out(args.n)
     columns = [c for c in args.columns.split(",") if c != "tuned" or adapter]
-    target = reader.answer_length([e.completion for e in pool])
+    lengths = reader.lengths([e.completion for e in pool])
+    target = lengths["target_tokens"]
     labels = tuple(sorted({e.label for e in pool}))
     print(f"{len(examples)} held-out situations, {len(pool)} training examples; calibrated length {target} "
-          f"tokens (cap {MAX_NEW_TOKENS})", file=sys.stderr)
+          f"tokens, shortest {lengths['min_tokens']} (cap {MAX_NEW_TOKENS})", file=sys.stderr)
 
     if args.eval:
         return eval_timing(reader, adapter, args)
@@ -208,13 +193,18 @@ def main(argv=None) -> int:
               f"{speed['processors']:.1f} ({speed['processors'] / speed['greedy']:.2f}x)")
         return 0
     settings = {"before (greedy)": (replace(GREEDY, max_new_tokens=MAX_NEW_TOKENS), None),
-                "after (default)": (Decoding(target_tokens=target), labels)}
+                "after (default)": (Decoding(**lengths), labels)}
     if args.grid:
         columns = [c for c in columns if c != "tuned"]
         settings = {"greedy": settings["before (greedy)"]}
-        for penalty, ngram in ((1.0, 4), (1.1, 4), (1.15, 4), (1.2, 4), (1.3, 4), (1.15, 3), (1.15, 0)):
-            settings[f"penalty {penalty}, no-repeat {ngram}"] = (
-                Decoding(repetition_penalty=penalty, no_repeat_ngram=ngram, target_tokens=target), labels)
+        shortest = reader.answer_length([e.completion for e in pool], quantile=0.1)
+        for penalty, ngram, share in ((1.0, 4, 0.5), (1.1, 4, 0.5), (1.15, 4, 0.5), (1.2, 4, 0.5), (1.3, 4, 0.5),
+                                      (1.15, 3, 0.5), (1.15, 0, 0.5), (1.15, 4, 0.0), (1.15, 4, 0.8)):
+            settings[f"penalty {penalty}, no-repeat {ngram}, shortest {share:.0%} of p10"] = (
+                Decoding(repetition_penalty=penalty, no_repeat_ngram=ngram, target_tokens=target,
+                         min_tokens=int(share * shortest)), labels)
+    if args.settings:
+        settings = {k: v for k, v in settings.items() if any(w in k for w in args.settings.split(";"))}
     results, shown = {}, []
     for name, (decoding, scored) in settings.items():
         rows = read_all(reader, examples, pool, columns, decoding, scored, adapter)

@@ -231,7 +231,8 @@ def set_decoding_settings(vault: Vault, values: dict) -> dict:
 
     chosen = Decoding.from_dict(values)  # raises ModelError with every problem at once
     defaults = Decoding().to_dict()
-    kept = {k: v for k, v in chosen.to_dict().items() if defaults[k] != v and k != "target_tokens"}
+    kept = {k: v for k, v in chosen.to_dict().items()
+            if defaults[k] != v and k not in ("target_tokens", "min_tokens")}  # those come from the journal
     vault.set_setting(DECODING_SETTING, kept)
     return kept
 
@@ -254,8 +255,7 @@ def compare(vault: Vault, journal: Journal, paths: Paths, situation: str, *, ind
     if shots:  # a saved scenario's example group is its id (dataset.examples.scenario_group)
         yield FewShotSources("few_shot", tuple(dict.fromkeys(int(e.group) for e in shots if e.group.isdigit())))
     values = {**decoding_settings(vault), **(decoding or {})}
-    if "target_tokens" not in values:
-        values["target_tokens"] = reader.answer_length([e.completion for e in pool])
+    values = {**reader.lengths([e.completion for e in pool]), **values}
     yield from reader.compare(messages, adapter=adapter, shots=shots, cancel=cancel,
                               decoding=Decoding.from_dict(values), labels=labels_used(pool))
 
@@ -290,7 +290,7 @@ def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | Non
     decoding = None
     if generate:
         values = decoding_settings(vault)
-        values.setdefault("target_tokens", reader.answer_length([e.completion for e in report.train]))
+        values = {**reader.lengths([e.completion for e in report.train]), **values}
         decoding = Decoding.from_dict(values)
     events = run_eval(reader, examples, adapter=adapter, pool=report.train, cancel=cancel, labels=labels,
                       columns=columns, generate=decoding)

@@ -363,3 +363,39 @@ def test_a_looping_reading_is_named_as_repeating(reader, monkeypatch):
     scripted(reader, " mixed\n" + "The plan was to take on a new team, and " * 6, monkeypatch, eos=True)
     a = reader.analyze(messages(), decoding=GREEDY)
     assert a.repeating and any("repeating itself" in n for n in a.notes)
+
+
+def test_a_reading_is_not_ended_before_its_shortest_length(reader, monkeypatch):
+    """The end of turn (and a blank line) wait for `min_tokens`; the model's next choice fills in until then."""
+    script = reader.tokenizer(" mixed\nShort.", add_special_tokens=False)["input_ids"]
+    filler = script[0]  # " mixed", one token
+    end, vocab = reader.tokenizer.eos_token_id, reader.base.config.vocab_size
+    step = iter(range(10_000))
+
+    def forward(input_ids, *, adapter=None, cache=None, logits_to_keep=0):
+        i = next(step)
+        logits = torch.zeros(1, 1, vocab)
+        logits[0, 0, filler] = 5.0  # the second choice at every step
+        logits[0, 0, script[i] if i < len(script) else end] = 10.0  # " mixed\nShort." then the end of turn
+        return logits, None
+
+    lead = len(reader.tokenizer("Assessment:", add_special_tokens=False)["input_ids"])
+    monkeypatch.setattr(reader, "forward", forward)
+    short = reader.analyze(messages(), decoding=Decoding(no_repeat_ngram=0, repetition_penalty=1.0))
+    assert short.stop == "end_of_turn" and short.text == "Short."
+    step = iter(range(10_000))
+    longer = reader.analyze(messages(), decoding=Decoding(no_repeat_ngram=0, repetition_penalty=1.0,
+                                                          min_tokens=lead + len(script) + 5))
+    assert longer.stop == "end_of_turn" and longer.text == "Short." + " mixed" * 5
+    assert Decoding.from_dict(Decoding(min_tokens=7).to_dict()).min_tokens == 7
+    with pytest.raises(ModelError):
+        Decoding(min_tokens=-1)
+
+
+def test_prose_that_judges_against_its_badge_is_named(reader, monkeypatch):
+    scripted(reader, " problematic\nHonestly, this was not problematic: she was within her rights.", monkeypatch)
+    a = reader.analyze(messages(), labels=("reasonable", "problematic"))
+    assert a.assessment == a.stated == "problematic"  # the label line agrees with the badge ...
+    assert any("reads as \u201creasonable\u201d" in n for n in a.notes)  # ... the prose does not
+    scripted(reader, " problematic\nIt crossed a line: a breach of the rota rules.", monkeypatch)
+    assert reader.analyze(messages(), labels=("reasonable", "problematic")).notes == ()

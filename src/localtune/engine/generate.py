@@ -32,6 +32,7 @@ from . import model_load_lock
 from .data import end_of_turn_id, render_prompt
 
 MAX_NEW_TOKENS = 256  # the hard cap: an assessment and a short paragraph fit well within it
+MIN_SHARE = 0.5  # of the journal's 10th-percentile answer length: the shortest reading (see Reader.lengths)
 CONTEXT_BUDGET = 2048  # tokens a few-shot prompt may take (SmolLM2 reads 8k; smaller keeps CPUs quick)
 COLUMNS = ("generic", "few_shot", "tuned")
 ANSWER_START = ASSESSMENT_PREFIX.rstrip()  # "Assessment:" -- the label's space belongs to the label's token
@@ -51,6 +52,7 @@ class Decoding:
     max_new_tokens: int = MAX_NEW_TOKENS  # the hard cap; a reading stopped by it says so
     paragraph_end: bool = True  # stop at a blank line once the paragraph has begun
     target_tokens: int = 0  # the journal's own analysis length: once reached, stop at the next sentence end (0: off)
+    min_tokens: int = 0  # the shortest reading: before it, neither the end of turn nor a blank line ends it (0: off)
 
     def __post_init__(self):
         problems = []
@@ -64,8 +66,8 @@ class Decoding:
             problems.append("top-p must be above 0 and at most 1")
         if not 1 <= self.max_new_tokens <= 4096:
             problems.append("the length limit must be between 1 and 4096 tokens")
-        if self.target_tokens < 0:
-            problems.append("the target length cannot be negative")
+        if self.target_tokens < 0 or self.min_tokens < 0:
+            problems.append("the target and shortest lengths cannot be negative")
         if problems:
             raise ModelError("Decoding settings: " + "; ".join(problems) + ".")
 
@@ -117,9 +119,11 @@ def _stopping(tokenizer, decoding: Decoding) -> list[tuple[str, object]]:
 
     class ParagraphEnd(StoppingCriteria):
         """A blank line after the paragraph (the assessment line alone does not count), or a second
-        "Assessment:" line: one reading is one paragraph, as in the journal."""
+        "Assessment:" line: one reading is one paragraph, as in the journal. Not before `min_tokens`."""
 
         def __call__(self, input_ids, scores, **kwargs):
+            if input_ids.shape[-1] < decoding.min_tokens:
+                return _flag(input_ids, False)
             body = _ASSESSMENT_LINE.sub("", text_of(input_ids), count=1).lstrip()
             done = bool(body) and ("\n\n" in body or "\nassessment:" in body.lower())
             return _flag(input_ids, done)
@@ -483,10 +487,17 @@ class Reader:
                         for label, c in zip(labels, conts, strict=True)})
         return out
 
-    def answer_length(self, completions: Sequence[str]) -> int:
+    def answer_length(self, completions: Sequence[str], *, quantile: float = 0.9) -> int:
         """The reading length calibrated from the journal's own answers (see `calibrated_length`), in tokens."""
         return calibrated_length([len(self.tokenizer(c, add_special_tokens=False)["input_ids"])
-                                  for c in completions])
+                                  for c in completions], quantile=quantile)
+
+    def lengths(self, completions: Sequence[str]) -> dict[str, int]:
+        """`target_tokens` and `min_tokens` from the journal's own answers: a reading aims for their 90th
+        percentile and is not ended before MIN_SHARE of their 10th (the starter otherwise often stops after
+        one restating sentence)."""
+        return {"target_tokens": self.answer_length(completions),
+                "min_tokens": int(MIN_SHARE * self.answer_length(completions, quantile=0.1))}
 
     # --- generation -----------------------------------------------------------------------------------
 
@@ -507,6 +518,12 @@ class Reader:
         import torch
 
         processors = decoding.processors()
+        if decoding.min_tokens > len(lead):
+            from transformers import MinNewTokensLengthLogitsProcessor
+
+            # The answer (lead included) is what the processors see; the end of turn waits for min_tokens of it.
+            processors.insert(0, MinNewTokensLengthLogitsProcessor(
+                len(lead), decoding.min_tokens - len(lead), sorted(self.eos_ids)))
         criteria = _stopping(self.tokenizer, decoding)
         rng = torch.Generator().manual_seed(decoding.seed) if decoding.sampling else None
         answer = torch.tensor([lead], dtype=torch.long)
