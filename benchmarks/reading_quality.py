@@ -128,13 +128,14 @@ def eval_timing(reader, adapter, args) -> int:
                    if x in {e.label for e in [*report.train, *report.eval]})
     columns = [c for c in args.eval_columns.split(",") if c != "tuned" or adapter]
     budgets = [int(b) for b in args.budgets.split(",") if b] or [ev.FEW_SHOT_BUDGET]
-    batch = args.batch or ev.BATCH
-    print(f"{len(report.eval)} held-out examples, columns {','.join(columns)}, batch {batch}", file=sys.stderr)
+    batches = [int(b) for b in args.batch.split(",") if b] or [ev.BATCH]
+    examples = report.eval[:args.limit] if args.limit else report.eval
+    print(f"{len(examples)} held-out examples, columns {','.join(columns)}", file=sys.stderr)
     print("| few-shot budget | batch | columns | seconds | " + " | ".join(f"{c} acc / F1" for c in columns) + " |")
     print("|---:|---:|---|---:|" + "---:|" * len(columns))
-    for budget in budgets:
+    for budget, batch in [(b, n) for b in budgets for n in batches]:
         start = time.perf_counter()
-        result = ev.run(ev.evaluate(reader, report.eval, adapter=adapter, pool=report.train, labels=labels,
+        result = ev.run(ev.evaluate(reader, examples, adapter=adapter, pool=report.train, labels=labels,
                                     columns=columns, budget=budget, batch=batch))
         spent = time.perf_counter() - start
         d = result.to_dict()
@@ -158,7 +159,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval", action="store_true", help="time the label-likelihood evaluation of every "
                         "held-out example (--eval-columns, --batch, --budgets) and print its accuracy")
     parser.add_argument("--eval-columns", default="base,few_shot,tuned")
-    parser.add_argument("--batch", type=int, default=None, help="prompts per forward pass (default: evaluate's)")
+    parser.add_argument("--batch", default="", help="prompts per forward pass to try, e.g. 1,4 (default: "
+                        "evaluate's); each budget runs with each batch size in turn, in this one process")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N held-out examples (0: all)")
     parser.add_argument("--budgets", default="", help="few-shot token budgets to try, e.g. 2048,1024,640")
     args = parser.parse_args(argv)
 

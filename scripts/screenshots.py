@@ -6,7 +6,9 @@
 
 Uses a throwaway LOCALTUNE_HOME with the demo journal. "05-train-run" comes from real work on the starter model
 through the Train page's own button: a short training run of TRIAL_STEPS steps (about 5 minutes on a 2-core CPU;
---no-runs skips it). The Compare and Evaluate pages are shown before a run.
+--no-runs skips it). The Compare and Evaluate pages are shown before a run. "03-journal-read" is an entry in Read
+mode, "03-journal-unsaved" the question asked when leaving an entry that cannot be saved yet; "10-about" is
+Help > About.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ def main(argv: list[str]) -> int:
         journal.table.selectRow(2)
         _pump(app, lambda j=journal, w=window: j.editor.scenario_id is not None and w.lane.pending == 0)
         _save(window, out, f"03-journal{suffix}")
+        if scheme == "light":
+            journal.editor.read_button.click()  # the same entry as one page to read
+            _pump(app)
+            _save(window, out, "03-journal-read")
+            journal.editor.read_button.click()
 
         window.show_page(window.pages.index(window.dataset))
         _pump(app, lambda w=window: w.dataset.report is not None and w.lane.pending == 0)
@@ -121,6 +128,9 @@ def main(argv: list[str]) -> int:
         window.show_page(window.pages.index(window.train))
         _pump(app, lambda w=window: not w.train.hardware.text().startswith("Looking") and w.train.model.count() > 0,
               timeout=90)
+        # The plan in plain words once its time estimate is measured (a few timed steps on the starter).
+        _pump(app, lambda w=window: w.train.summary.text().startswith("Trains on") and "timing" not in
+              w.train.summary.text() and "Measuring" not in w.train.plan.text(), timeout=300)
         _save(window, out, f"05-train{suffix}")
         if runs and scheme == "light":
             window.train.config = TrainConfig(epochs=1, max_steps=TRIAL_STEPS)
@@ -140,12 +150,31 @@ def main(argv: list[str]) -> int:
         window.show_page(window.pages.index(window.settings))
         _pump(app)
         _save(window, out, f"08-settings{suffix}")
+        if scheme == "light":
+            box = window.show_about()
+            _pump(app)
+            _save(box, out, "10-about")
+            box.close()
+            journal.show_scenario(journal.model.id_at(3))
+            _pump(app, lambda j=journal: j.editor.scenario_id == j.model.id_at(3))
+            journal.editor.add_perspective_button.click()
+            journal.editor.perspective_editors()[-1].analysis.setPlainText("Started writing, no viewpoint yet.")
+            window.show_page(window.pages.index(journal))
+            journal.table.selectRow(5)  # leaving an entry that cannot be saved yet asks first
+            _pump(app, lambda j=journal: j.leave_box is not None)
+            _save(window, out, "03-journal-unsaved")
+            _save(journal.leave_box, out, "03-journal-unsaved-question")
+            journal.keep_draft_button.click()
+            _pump(app, lambda w=window: w.lane.pending == 0)
         window.lock()
         _pump(app, lambda w=window: w.lane.pending == 0)
         if scheme == "light":
             _save(window, out, "09-locked")
         window.close()
         _pump(app)
+    from localtune.ui import tasks
+
+    _pump(app, lambda: not tasks._live, timeout=300)  # a plan still being timed ends before the app does
     return 0
 
 
