@@ -91,3 +91,31 @@ def export_adapter(vault: Vault, name: str, folder: str):
 
     check_folder_destination(folder, what="adapter", paths=vault.paths)
     return training.export_adapter(vault, name, folder)
+
+
+def entries_to_print(journal: Journal, ids: list[int], dest: str, *, overwrite: bool = False) -> list:
+    """The entries for a printable PDF, in the order given - once `dest` is known to be a place it may go (checked
+    before anything is read: a .pdf name, never the vault's folder, no existing file but an earlier one)."""
+    check_printable_destination(journal.vault.paths, dest, overwrite=overwrite)
+    return journal.get_many(ids)
+
+
+def check_printable_destination(paths: Paths, dest: str, *, overwrite: bool = False):
+    from pathlib import Path
+
+    from .journal.printable import is_printable_pdf
+    from .vault.files import check_destination
+
+    if Path(dest).suffix.lower() != ".pdf":
+        raise InvalidInputError(f"{Path(dest).name or dest}: give the PDF a name ending in .pdf. Nothing was written.")
+    return check_destination(dest, what="PDF", ours=is_printable_pdf, paths=paths, overwrite=overwrite)
+
+
+def write_printable(paths: Paths, dest: str, pdf: bytes, *, overwrite: bool = False):
+    """Write a PDF of journal entries, PLAINTEXT (the caller has warned): under the vault's destination rules,
+    readable only by the user, complete or not at all. Returns the path written."""
+    from .vault.files import write_file
+
+    target = check_printable_destination(paths, dest, overwrite=overwrite)
+    write_file(target, lambda out: out.write(pdf), paths=paths)
+    return target

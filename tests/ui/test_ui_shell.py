@@ -15,7 +15,7 @@ def test_menus_quit_about_and_the_lock_button(qtbot, window):
     from localtune import __version__
 
     file_menu = _menu(window, "File")
-    assert [a.text() for a in file_menu.actions() if a.text()] == ["Lock", "Quit"]
+    assert [a.text() for a in file_menu.actions() if a.text()] == ["Save selected entries as PDF…", "Lock", "Quit"]
     assert window.quit_action.shortcut() == QKeySequence("Ctrl+Q")
     about = next(a for a in _menu(window, "Help").actions() if a.text() == "About localtune")
     about.trigger()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 JOURNAL_FILES = "Journal files (*.jsonl *.csv);;All files (*)"
 BACKUP_FILES = "localtune backups (*.ltbackup);;All files (*)"
 MODEL_FILES = "Model files (*.gguf);;All files (*)"
+PDF_FILES = "PDF documents (*.pdf);;All files (*)"
 
 
 def scrub_qt_history() -> None:

@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         self.about_box: QMessageBox | None = None
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.journal.pdf_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -185,6 +187,7 @@ class MainWindow(QMainWindow):
         self.screen_lock.locked.connect(self.lock)
 
         self.journal.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.journal.pdf_action.triggered.connect(lambda: self.show_page(self.pages.index(self.journal)))
         self.journal.journal_changed.connect(self.dataset.mark_stale)
         self.dataset.jump_to.connect(self.jump_to_entry)
         self.compare.pick_entry.connect(self._compare_selected_entry)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import explain
-from ..files import ReplaceGuard, open_file, save_file
+from ..files import JOURNAL_FILES, PDF_FILES, ReplaceGuard, open_file, save_file
 
 
 class _PathRow(QWidget):
@@ -143,17 +143,20 @@ class ImportDialog(QDialog):
 class ExportDialog(QDialog):
     """Write the whole journal as plaintext JSONL or CSV (by extension), after saying what that means."""
 
-    def __init__(self, lane, parent: QWidget | None = None):
+    caption = "Export the journal"
+    placeholder = "Where to write: a .jsonl or .csv file"
+    filters = JOURNAL_FILES
+    warning_text = ("<b>An export is not encrypted.</b> Anyone who can read the file can read your journal. "
+                    "localtune writes it readable only by your user account; delete it when you no longer need it.")
+
+    def __init__(self, lane, parent: QWidget | None = None, *, warning: str | None = None):
         super().__init__(parent)
         self.lane = lane
-        self.setWindowTitle("Export the journal")
+        self.setWindowTitle(self.caption)
         self.setMinimumWidth(560)
-        warning = QLabel(
-            "<b>An export is not encrypted.</b> Anyone who can read the file can read your journal. "
-            "localtune writes it readable only by your user account; delete it when you no longer need it."
-        )
-        warning.setWordWrap(True)
-        self.path = _PathRow("Where to write: a .jsonl or .csv file", lambda: save_file(self, "Export the journal"))
+        self.warning = QLabel(warning or self.warning_text)
+        self.warning.setWordWrap(True)
+        self.path = _PathRow(self.placeholder, lambda: save_file(self, self.caption, self.filters))
         self.result = QLabel()
         self.result.setObjectName("exportResult")
         self.result.setWordWrap(True)
@@ -163,23 +166,28 @@ class ExportDialog(QDialog):
         self.replace_guard = ReplaceGuard()
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(warning)
+        layout.addWidget(self.warning)
         layout.addWidget(self.path)
         layout.addWidget(self.result)
         layout.addWidget(buttons)
 
-    def export(self) -> None:
-        from ...journal.io import export_file
+    def destination(self) -> str:
+        return self.path.edit.text().strip()
 
-        path = self.path.edit.text().strip()
+    def export(self) -> None:
+        path = self.destination()
         if not path:
             return
         go, question = self.replace_guard.check(path)
         if not go:
             self.result.setText(question)
             return
-        overwrite = question == "overwrite"
         self.export_button.setEnabled(False)
+        self.write(path, overwrite=question == "overwrite")
+
+    def write(self, path: str, *, overwrite: bool) -> None:
+        from ...journal.io import export_file
+
         self.lane.submit(lambda ctx: export_file(path, ctx.journal.iter_all(), paths=ctx.paths, overwrite=overwrite),
                          self._done, self._failed)
 
@@ -190,3 +198,60 @@ class ExportDialog(QDialog):
     def _failed(self, exc) -> None:
         self.export_button.setEnabled(True)
         self.result.setText(explain(exc).text)
+
+
+class PdfExportDialog(ExportDialog):
+    """Selected entries as a printable PDF: plaintext like any export, so it is warned and written alike (a new
+    .pdf outside the vault's folder, an earlier one replaced only after a second click)."""
+
+    caption = "Save the selected entries as a PDF"
+    placeholder = "Where to write: a .pdf file"
+    filters = PDF_FILES
+
+    def __init__(self, lane, ids: list[int], parent: QWidget | None = None):
+        count = len(ids)
+        warning = (
+            f"<b>A PDF is not encrypted.</b> Anyone who can read the file can read the {count} selected "
+            f"{'entry' if count == 1 else 'entries'}: situations, people and every perspective. localtune writes it "
+            "readable only by your user account; delete it when you no longer need it, and print or share it only "
+            "where you mean to.")
+        super().__init__(lane, parent, warning=warning)
+        self.ids = list(ids)
+        self.export_button.setText("Save PDF")
+
+    def destination(self) -> str:
+        path = super().destination()
+        if path and not path.lower().endswith(".pdf"):
+            path += ".pdf"
+            self.path.edit.setText(path)
+        return path
+
+    def write(self, path: str, *, overwrite: bool) -> None:
+        from ...services import entries_to_print
+
+        ids = self.ids
+        self.result.setText("Preparing the PDF…")
+        self.lane.submit(lambda ctx: entries_to_print(ctx.journal, ids, path, overwrite=overwrite),
+                         lambda scenarios: self._render(path, scenarios, overwrite), self._failed)
+
+    def _render(self, path: str, scenarios, overwrite: bool) -> None:
+        from datetime import date
+
+        from ...journal.printable import printable_html
+        from ...services import write_printable
+        from ..printing import render_pdf
+
+        if not scenarios:
+            from ...errors import InvalidInputError
+
+            self._failed(InvalidInputError("None of the selected entries exists any more. Nothing was written."))
+            return
+        pdf = render_pdf(printable_html(scenarios, made_on=date.today().isoformat()))
+        del scenarios
+        self.lane.submit(lambda ctx: write_printable(ctx.paths, path, pdf, overwrite=overwrite),
+                         lambda _where: self._saved(len(self.ids)), self._failed)
+
+    def _saved(self, count: int) -> None:
+        self.export_button.setEnabled(True)
+        self.result.setText(f"Saved {count} {'entry' if count == 1 else 'entries'} as "
+                            f"{Path(self.path.edit.text()).name} (not encrypted).")

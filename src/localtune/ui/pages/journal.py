@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...journal.models import ASSESSMENTS, USES, Scenario
 from ...journal.repository import Filters
-from ..dialogs.import_export import ExportDialog, ImportDialog
+from ..dialogs.import_export import ExportDialog, ImportDialog, PdfExportDialog
 from ..errors import explain
 from ..models.journal_table import JournalTableModel
 from ..widgets.scenario_editor import ScenarioEditor
@@ -82,7 +82,7 @@ class JournalPage(Page):
         self.new_button = QPushButton("New entry")
         self.new_button.setToolTip("Write a new entry (Ctrl+N)")
         self.delete_button = QPushButton("Delete")
-        self.delete_button.setToolTip("Delete the selected entry (Delete); Ctrl+Z brings it back")
+        self.delete_button.setToolTip("Delete the entry open in the editor (Delete); Ctrl+Z brings it back")
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.setToolTip("Bring back the last deleted entry (Ctrl+Z)")
         self.demo_button = QPushButton("Load the demo journal")
@@ -91,12 +91,22 @@ class JournalPage(Page):
         self.drafts_button.setVisible(False)
         import_button = QPushButton("Import…")
         export_button = QPushButton("Export…")
+        export_button.setToolTip("Write the whole journal to a .jsonl or .csv file (not encrypted; warns first)")
+        self.pdf_button = QPushButton("Save as PDF…")
+        self.pdf_button.setToolTip("The selected entries as a printable PDF (not encrypted; warns first). Select "
+                                   "several with Ctrl or Shift, all with Ctrl+A.")
+        self.pdf_action = QAction("Save selected entries as PDF…", self)
+        self.pdf_action.setShortcut(QKeySequence("Ctrl+P"))
+        self.pdf_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.pdf_action.setToolTip(self.pdf_button.toolTip())
+        self.pdf_action.triggered.connect(self.open_pdf_export)
+        self.pdf_dialog: PdfExportDialog | None = None
 
         self.model = JournalTableModel(self._fetch, self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # several for a PDF
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
@@ -107,6 +117,8 @@ class JournalPage(Page):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for col, width in ((0, 86), (1, 112), (3, 128), (4, 50)):  # the rest goes to the situation
             self.table.setColumnWidth(col, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.addAction(self.pdf_action)
         self.editor = ScenarioEditor()
 
         filters = QHBoxLayout()
@@ -117,7 +129,7 @@ class JournalPage(Page):
         for button in (self.new_button, self.delete_button, self.undo_button, self.drafts_button):
             actions.addWidget(button)
         actions.addWidget(self.count_label, 1, Qt.AlignmentFlag.AlignCenter)
-        for button in (self.demo_button, import_button, export_button):
+        for button in (self.demo_button, import_button, export_button, self.pdf_button):
             actions.addWidget(button)
         split = QSplitter()
         split.addWidget(self.table)
@@ -139,6 +151,7 @@ class JournalPage(Page):
         for box in (self.industry, self.assessment, self.viewpoint, self.use):
             box.currentIndexChanged.connect(lambda _i: self.reload())
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.editor.changed.connect(self._edited)
         self.new_button.clicked.connect(self.new_entry)
         self.delete_button.clicked.connect(self.delete_selected)
@@ -147,6 +160,7 @@ class JournalPage(Page):
         self.drafts_button.clicked.connect(self.open_next_draft)
         import_button.clicked.connect(self.open_import)
         export_button.clicked.connect(self.open_export)
+        self.pdf_button.clicked.connect(self.open_pdf_export)
 
         for keys, slot in ((QKeySequence.StandardKey.New, self.new_entry),
                            (QKeySequence.StandardKey.Find, self.focus_search),
@@ -170,9 +184,10 @@ class JournalPage(Page):
         self._save_timer.stop()
         self._saving = self._dirty = False
         self.undo_stack.clear()
-        box, self.leave_box = self.leave_box, None
-        if box is not None:
-            box.close()
+        for box in (self.leave_box, self.pdf_dialog):
+            if box is not None:
+                box.close()
+        self.leave_box = self.pdf_dialog = None
         self.drafts.clear()
         self._drafts_known = False
         self._key = None
@@ -559,9 +574,17 @@ class JournalPage(Page):
         self.message.emit("Entry restored.")
         self.journal_changed.emit()
 
+    def selected_ids(self) -> list[int]:
+        """The entries selected in the list, in the list's order."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [i for i in (self.model.id_at(row) for row in rows) if i is not None]
+
     def _update_buttons(self) -> None:
         self.delete_button.setEnabled(self.selected_id() is not None)
         self.undo_button.setEnabled(bool(self.undo_stack))
+        selected = self.table.selectionModel().hasSelection()
+        self.pdf_button.setEnabled(selected)
+        self.pdf_action.setEnabled(selected)
 
     # -- import, export, demo --------------------------------------------------------------------------
 
@@ -574,6 +597,22 @@ class JournalPage(Page):
     def open_export(self) -> ExportDialog:
         self.flush()
         dialog = ExportDialog(self.lane, self)
+        dialog.open()
+        return dialog
+
+    def open_pdf_export(self) -> PdfExportDialog | None:
+        """Save the selected entries as a printable PDF (warned first, like any plaintext export)."""
+        ids = self.selected_ids()
+        if not ids:
+            self.message.emit("Select one or more entries first (Ctrl or Shift adds to the selection).")
+            return None
+        self.flush()
+        if self.pdf_dialog is not None:
+            self.pdf_dialog.close()
+        dialog = PdfExportDialog(self.lane, ids, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: setattr(self, "pdf_dialog", None) if self.pdf_dialog is dialog else None)
+        self.pdf_dialog = dialog
         dialog.open()
         return dialog
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...journal.models import ASSESSMENTS, USES, Perspective, Scenario, problems
+from ...journal.printable import reading_html
 from ..models.journal_table import USE_TIP
 
 COMMON_VIEWPOINTS = ("employee", "manager", "HR", "colleague", "client")
@@ -262,7 +262,7 @@ class ScenarioEditor(QWidget):
         self.heading.setText(f"Entry {scenario.id}")
 
     def _set_reading(self, reading: bool) -> None:
-        self.reader.setHtml(as_document(self.value()) if reading and self._base is not None else "")
+        self.reader.setHtml(reading_html(self.value()) if reading and self._base is not None else "")
         self.pages.setCurrentIndex(1 if reading else 0)
         self.read_button.setText("Edit" if reading else "Read")
 
@@ -279,24 +279,3 @@ class ScenarioEditor(QWidget):
         self.problems_label.setText(("Not saved yet: " + "; ".join(found) + ".") if found else "")
         self.status_label.setText("Editing…" if not found else "")
         self.changed.emit()
-
-
-def as_document(s: Scenario) -> str:
-    """An entry as one readable page (HTML, every piece of text escaped)."""
-
-    def para(text: str) -> str:
-        return "".join(f"<p>{escape(line)}</p>" for line in text.splitlines() if line.strip())
-
-    facts = " · ".join(escape(x) for x in (s.occurred_on, s.industry, ", ".join(s.people)) if x)
-    parts = []  # the heading above says which entry
-    if facts:
-        parts.append(f"<p><i>{facts}</i></p>")
-    parts.append(para(s.situation))
-    if s.context.strip():
-        parts.append("<h4>Norms of the field</h4>" + para(s.context))
-    for p in s.perspectives:
-        parts.append(f"<h4>{escape(p.viewpoint or 'No viewpoint yet')}: {escape(p.assessment or 'no assessment yet')}"
-                     f"</h4>{para(p.analysis)}")
-    if s.tags:
-        parts.append(f"<p><i>Tags: {escape(', '.join(s.tags))}</i></p>")
-    return "".join(parts)
