@@ -51,6 +51,7 @@ class LaneContext:
         training = sys.modules.get("localtune.training")  # loaded only once a model was used
         if training is not None:
             training.release_readers()
+            release_memory()
 
 
 @dataclass
@@ -79,6 +80,9 @@ class _LaneThread(QThread):
             except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
                 result, ok = exc, False
             self._lane._finished.emit((job, ok, result))  # one object: no bool crosses threads as a Qt arg
+            # Not kept while the lane waits for its next job: a step's result, or the exception that ended a run
+            # (whose traceback holds the run's frames: a model's batches and caches), is the GUI thread's now.
+            del job, result
 
 
 class TaskLane(QObject):
@@ -269,9 +273,11 @@ class GeneratorRunner(QObject):
             if self._running:
                 self._lane.submit(self._step, self._on_step, self._on_step_error)
         else:
+            self._gen = None  # ended: nothing of the run stays referenced
             self._on_returned(value)
 
     def _on_step_error(self, exc) -> None:
+        self._gen = None
         if isinstance(exc, Cancelled):
             self._on_cancelled()
         else:
@@ -306,6 +312,28 @@ class GeneratorRunner(QObject):
         if self._thread is not None:
             self._thread.wait()
         self.finished.emit()
+        if self._lane is not None:  # a model task: what it allocated goes back to the system once it is dropped
+            self._lane.submit(lambda _ctx: release_memory())
+
+
+def release_memory() -> None:
+    """Collect what a finished task left unreferenced and hand the freed heap back to the system.
+
+    Without the trim a model task's freed tensors stay in glibc's arenas (each thread has its own, and after
+    the first large free glibc serves large blocks from them rather than from mmap), so the process stays as
+    big as the task's peak. Elsewhere than glibc there is no malloc_trim and only the collection runs.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            trim = ctypes.CDLL(None).malloc_trim
+        except (AttributeError, OSError):  # musl and other C libraries have none
+            return
+        trim.argtypes = [ctypes.c_size_t]
+        trim(0)
 
 
 _ids = itertools.count(1)
