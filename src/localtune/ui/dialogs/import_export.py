@@ -218,6 +218,9 @@ class PdfExportDialog(ExportDialog):
         super().__init__(lane, parent, warning=warning)
         self.ids = list(ids)
         self.export_button.setText("Save PDF")
+        self.result.setText("Each entry on the pages in the order of the list: its field and date, the people, the "
+                            "situation, the norms of the field and every perspective with its assessment and "
+                            "analysis. Pages are A4, or Letter where the system measures in inches.")
 
     def destination(self) -> str:
         path = super().destination()
