@@ -10,7 +10,7 @@ by label likelihood. Per setting and column:
 
 - loops: share of readings with a 4-word phrase repeated 3+ times (goal 0 %)
 - distinct-2: share of distinct word pairs (higher is more varied)
-- words: mean words of the analysis (the journal's own analyses: 80-130 words)
+- words: mean words of the analysis (the journal's own analyses: printed first; 80-130 on the demo)
 - ended: share of readings that ended before the cap (end of turn, paragraph end or calibrated length)
 - F1: token-F1 of the analysis against the journal's own analysis of that perspective
 - agree: share of readings whose text states the badge's label (of those that state one)
@@ -56,23 +56,22 @@ def held_out(n: int):
 
 def read_all(reader, examples, pool, columns, decoding, labels, adapter):
     from localtune.dataset.retrieval import Retriever, example_text, nearest_examples
-    from localtune.engine.generate import Analysis, Piece
 
     retriever = Retriever([example_text(e) for e in pool])
     rows = []
     for e in examples:
-        shots = nearest_examples(pool, e, 3, retriever=retriever)
-        start = time.perf_counter()
-        for event in reader.compare(e.messages, adapter=adapter, shots=shots, decoding=decoding, labels=labels):
-            if isinstance(event, Piece):
-                continue
-            assert isinstance(event, Analysis)
-            spent = time.perf_counter() - start
+        # Each column as `Reader.compare` writes it (label scores, then the reading), only the columns asked for.
+        chats = {"generic": (e.messages, None), "tuned": (e.messages, adapter)}
+        if "few_shot" in columns:
+            chats["few_shot"] = (reader.few_shot_messages(e.messages, nearest_examples(pool, e, 3, retriever=retriever)),
+                                 None)
+        for column in [c for c in ("generic", "few_shot", "tuned") if c in columns]:
+            chat, active = chats[column]
             start = time.perf_counter()
-            if event.column in columns:
-                rows.append({"column": event.column, "analysis": event, "gold": parse_completion(e.completion)[1],
-                             "tokens": len(reader.tokenizer(event.raw, add_special_tokens=False)["input_ids"]),
-                             "seconds": spent})
+            event = reader.analyze(chat, adapter=active, column=column, decoding=decoding, labels=labels)
+            rows.append({"column": column, "analysis": event, "gold": parse_completion(e.completion)[1],
+                         "tokens": len(reader.tokenizer(event.raw, add_special_tokens=False)["input_ids"]),
+                         "seconds": time.perf_counter() - start})
     return rows
 
 
@@ -187,6 +186,9 @@ def main(argv=None) -> int:
     labels = tuple(sorted({e.label for e in pool}))
     print(f"{len(examples)} held-out situations, {len(pool)} training examples; calibrated length {target} "
           f"tokens, shortest {lengths['min_tokens']} (cap {MAX_NEW_TOKENS})", file=sys.stderr)
+    own = sorted(len(rq.words(parse_completion(e.completion)[1])) for e in pool)
+    print(f"the journal's own analyses: {own[0]}-{own[-1]} words (10th-90th percentile {own[len(own) // 10]}-"
+          f"{own[int(0.9 * len(own))]}, mean {sum(own) / len(own):.0f})", file=sys.stderr)
 
     if args.eval:
         return eval_timing(reader, adapter, args)

@@ -399,3 +399,19 @@ def test_prose_that_judges_against_its_badge_is_named(reader, monkeypatch):
     assert any("reads as \u201creasonable\u201d" in n for n in a.notes)  # ... the prose does not
     scripted(reader, " problematic\nIt crossed a line: a breach of the rota rules.", monkeypatch)
     assert reader.analyze(messages(), labels=("reasonable", "problematic")).notes == ()
+
+
+def test_an_analysis_on_the_assessment_line_is_kept(reader, monkeypatch):
+    """Small models often answer on one line ("Assessment: reasonable. The lead ..."): that line is the reading,
+    not an empty one; nor is a first line without a label ("Assessment: The lead ...") dropped."""
+    scripted(reader, " reasonable. The lead asked early and the ward agreed.", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
+    assert (a.stated, a.text) == ("reasonable", "The lead asked early and the ward agreed.")
+    scripted(reader, " **Problematic** - it crossed a line.\nTwice, in fact.", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding())
+    assert (a.stated, a.text) == ("problematic", "it crossed a line.\nTwice, in fact.")
+    scripted(reader, " The lead asked early.\nThe ward agreed.", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding())
+    assert a.text == "The lead asked early.\nThe ward agreed."
+    scripted(reader, " mixed\nIt was fine. She asked first.", monkeypatch)  # the usual form is read as before
+    assert reader.analyze(messages(), decoding=Decoding()).text == "It was fine. She asked first."

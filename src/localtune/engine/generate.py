@@ -635,10 +635,28 @@ class _Stopped:
     reason = "cap"
 
 
+_LABEL_LINE = re.compile(r"^\W*assessment\W*:\W*(?:(" + "|".join(LABELS) + r")\b)?[\s.*:,;\u2013\u2014-]*",
+                         re.IGNORECASE)
+
+
+def _split(raw: str) -> tuple[str, str]:
+    """(stated assessment, analysis) of a generated answer, as `parse_completion` reads it, except that an
+    analysis beginning on the assessment's own line ("Assessment: reasonable. The lead asked early ..." or
+    "Assessment: The lead ...") is kept: small models often answer on one line, and the reading was empty."""
+    stated, text = parse_completion(raw)
+    head, _, rest = raw.strip().partition("\n")
+    line = _LABEL_LINE.match(head)
+    if line:
+        if stated == "unclear" and line.group(1):
+            stated = line.group(1).lower()
+        text = "\n".join(part for part in (head[line.end():].strip(), rest.strip()) if part)
+    return stated, text
+
+
 def _finish(column: str, pieces, stop: str = "end_of_turn", scores: Mapping[str, float] | None = None,
             decoding: Decoding | None = None) -> Analysis:
     raw = "".join(pieces)
-    stated, text = parse_completion(raw)
+    stated, text = _split(raw)
     if stated == "unclear":  # no "Assessment:" line: what the prose judges ("not reasonable" is problematic)
         stated = judged_assessment(text) or "unclear"
     notes = []
