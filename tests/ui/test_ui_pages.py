@@ -92,7 +92,7 @@ class Trained:
 
 
 def fake_training(ctx, *, model, cancel, steps=40, resume=False, **_settings):
-    assert ctx.journal is not None  # runs on the vault lane
+    assert ctx.journal is not None  # the vault lane's journal, through the model worker
     for step in range(1, steps + 1):
         cancel.raise_if_cancelled()
         yield Progress(step, steps, 2.0 / step, (steps - step) * 0.5, 2.2 / step if step % 10 == 0 else None)

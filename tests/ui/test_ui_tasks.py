@@ -6,9 +6,10 @@ import threading
 import time
 
 import pytest
-from ui_testing import WAIT_MS
+from ui_testing import WAIT_MS, lane_call, unlock
 
 from localtune.errors import (
+    Cancelled,
     ImportFailed,
     InvalidInputError,
     VaultCorruptError,
@@ -90,14 +91,13 @@ def test_generator_runner_reports_errors_and_cancels_quietly(qtbot, lane):
         runner.start()
     assert not errors and not runner.running
 
-    # on the lane: each step is a lane job, other jobs interleave between steps
-    order = []
+    # with a lane: the generator runs on its own worker thread, one event in flight at a time
+    got = []
     runner = GeneratorRunner(lambda ctx, token: _counting(token, 3), lane=lane)
-    runner.yielded.connect(lambda i: (order.append(f"step {i}"), lane.submit(lambda ctx: "job", order.append)))
+    runner.yielded.connect(got.append)
     with qtbot.waitSignal(runner.finished, timeout=WAIT_MS):
         runner.start()
-    qtbot.waitUntil(lambda: lane.pending == 0, timeout=WAIT_MS)
-    assert order[:3] == ["step 0", "job", "step 1"]
+    assert got == [0, 1, 2]
 
 
 def test_run_in_thread_returns_a_value(qtbot):
@@ -141,3 +141,62 @@ def test_long_sessions_survive_the_pyside_reference_leak():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == "survived"
+
+
+def _gated_run(seen: dict, gate: threading.Event, inside: threading.Event):
+    """A model task: reads the journal, then one long step (a training step takes seconds) held by `gate`;
+    cancelled during it, its cancel path keeps a checkpoint in the vault, as training does."""
+
+    def make(ctx, token):
+        try:
+            seen["entries"] = len(ctx.journal.iter_all())
+            seen["worker"] = threading.get_ident()
+            yield "read"
+            inside.set()
+            gate.wait(WAIT_MS / 1000)
+            if token.cancelled:
+                ctx.vault.put_blob("gated-checkpoint", "checkpoint", b"state", {"step": 1})
+                raise Cancelled("Stopped at your request.")
+            yield "stepped"
+        finally:
+            seen["closed"] = True
+
+    return make
+
+
+def test_the_journal_answers_while_a_model_step_runs_and_a_cancel_keeps_the_checkpoint(qtbot, window):
+    lane = window.lane
+    lane_thread = lane_call(qtbot, lane, lambda ctx: threading.get_ident())
+    seen, gate, inside = {}, threading.Event(), threading.Event()
+    runner = GeneratorRunner(_gated_run(seen, gate, inside), lane=lane)
+    cancelled = []
+    runner.cancelled.connect(lambda: cancelled.append(True))
+    runner.start()
+    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
+
+    # Mid-step, the vault lane is free: a search answers while the model step still runs.
+    found = lane_call(qtbot, lane, lambda ctx: ctx.journal.ids("deadline"))
+    assert found and runner.running and not gate.is_set()
+    assert seen["entries"] == window.journal.model.rowCount() > 0  # the journal, read through the lane
+    assert seen["worker"] not in (lane_thread, threading.get_ident())  # the model work ran on neither thread
+
+    runner.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
+    assert cancelled and runner.wait()
+    assert seen["closed"]  # the generator was closed
+    assert lane_call(qtbot, lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
+
+
+def test_locking_mid_step_still_lets_the_task_keep_its_checkpoint(qtbot, window):
+    seen, gate, inside = {}, threading.Event(), threading.Event()
+    runner = GeneratorRunner(_gated_run(seen, gate, inside), lane=window.lane)
+    window.train.runner = runner  # what the Train page holds while it trains
+    runner.start()
+    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
+    window.lock()  # the page is free at once; the lane closes the vault only after the task's last write
+    assert not runner.running and not window.is_unlocked
+    gate.set()
+    assert runner.wait() and seen["closed"]
+    unlock(qtbot, window)
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"

@@ -360,8 +360,8 @@ class MainWindow(QMainWindow):
             return
         self.journal.park()  # queued before the lock on the same lane: the last edit is saved or kept as a draft
         self.idle.stop()
-        for page in (self.train, self.compare):  # before the vault closes: training keeps its checkpoint
-            if page.runner is not None:
+        for page in (self.train, self.compare, self.evaluate):  # before the vault closes: training keeps its
+            if page.runner is not None:  # checkpoint (the lane serves a stopping task's last calls first)
                 page.runner.abandon()
         self.lane.invalidate()
         self.lane.submit(lambda ctx: ctx.detach())
@@ -420,8 +420,14 @@ class MainWindow(QMainWindow):
             return
         if self.is_unlocked:
             self.journal.park()
+        running = [p.runner for p in (self.train, self.compare, self.evaluate) if p.runner is not None
+                   and p.runner.running]
+        for runner in running:  # a comparison or evaluation stops; its worker may not outlive the app
+            runner.abandon()
         for page in (self.train, self.compare, self.evaluate):
             page.on_locked()
         self.idle.stop()
         self.lane.shutdown()
+        for runner in running:
+            runner.wait()
         super().closeEvent(event)

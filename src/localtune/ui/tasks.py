@@ -5,11 +5,13 @@
   thread through one queued signal (Anki's taskman/QueryOp idea). Jobs run strictly in submission order, so
   "save, then delete, then read" needs no extra locking. `invalidate()` (used by locking) drops the results of
   everything submitted before it.
-- `GeneratorRunner`: a core generator (training, generation) driven in a worker; each `yield` becomes a
-  `yielded` signal (superqt's GeneratorWorker idea). Cancel is cooperative through a `CancelToken`; a
-  `Cancelled` error ends the run quietly with `cancelled` instead of `errored`. With `lane=`, each step runs as
-  a lane job, for generators that touch the vault; other lane jobs interleave between steps, and a cancel
-  between steps still gives the generator one step to run its own cancel path.
+- `GeneratorRunner`: a core generator (training, generation) driven in its own worker thread; each `yield`
+  becomes a `yielded` signal (superqt's GeneratorWorker idea). Cancel is cooperative through a `CancelToken`;
+  a `Cancelled` error ends the run quietly with `cancelled` instead of `errored`. After a cancel the generator
+  still gets one step, so it runs its own cancel path (training keeps a checkpoint), and is then closed.
+  With `lane=`, the generator gets a `WorkerContext`: its vault and journal calls run as lane jobs and are
+  waited for. The model work itself stays on the worker, so a journal query waits for one SQL call, not for a
+  training step.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from __future__ import annotations
 import itertools
 import queue
 import sys
+import threading
+import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..errors import Cancelled
+from ..errors import Cancelled, VaultLockedError
 from ..progress import CancelToken
 
 
@@ -54,12 +59,69 @@ class LaneContext:
             release_memory()
 
 
+class WorkerContext:
+    """The lane's context as a model worker sees it: the same paths, and the vault and journal as stand-ins
+    whose every call runs on the lane (the connection's thread) and is waited for."""
+
+    def __init__(self, lane: TaskLane):
+        self.paths = lane.ctx.paths
+        self.vault = _OnLane(lane, lambda ctx: ctx.vault)
+        self.journal = _OnLane(lane, lambda ctx: ctx.journal)
+
+    @property
+    def unlocked(self) -> bool:
+        return self.vault._lane.call(lambda ctx: ctx.unlocked)
+
+
+class _OnLane:
+    """Stands for a lane-owned object (`target(ctx)`, read on the lane each time: it is None once locked).
+
+    Method calls and attribute reads run on the lane. What comes back is plain data: a generator is read to a
+    list there (its SQL must run on the lane too), and the lane's own vault or journal comes back as a stand-in."""
+
+    def __init__(self, lane: TaskLane, target: Callable[[LaneContext], Any]):
+        self._lane, self._target = lane, target
+
+    def _resolve(self, ctx: LaneContext):
+        obj = self._target(ctx)
+        if obj is None:
+            raise VaultLockedError("The vault was locked while this task ran.")
+        return obj
+
+    def _wrap(self, value):
+        ctx = self._lane.ctx
+        if value is not None and value is ctx.vault:
+            return _OnLane(self._lane, lambda c: c.vault)
+        if value is not None and value is ctx.journal:
+            return _OnLane(self._lane, lambda c: c.journal)
+        return value
+
+    def __getattr__(self, name: str):
+        def read(ctx):
+            value = getattr(self._resolve(ctx), name)
+            return ("method", None) if callable(value) else ("value", value)
+
+        kind, value = self._lane.call(read)
+        if kind == "value":
+            return self._wrap(value)
+
+        def method(*args, **kwargs):
+            def run(ctx):
+                result = getattr(self._resolve(ctx), name)(*args, **kwargs)
+                return list(result) if isinstance(result, types.GeneratorType) else result
+
+            return self._wrap(self._lane.call(run))
+
+        return method
+
+
 @dataclass
 class _Job:
     fn: Callable[[LaneContext], Any]
     on_done: Callable[[Any], None] | None
     on_error: Callable[[BaseException], None] | None
     epoch: int
+    quiet: bool = False  # a worker's call: it hands its own result over; nothing goes to the GUI thread
 
 
 class _LaneThread(QThread):
@@ -69,12 +131,18 @@ class _LaneThread(QThread):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._lane = lane
         self._ctx = ctx
+        self.ident: int | None = None
 
     def run(self) -> None:
+        self.ident = threading.get_ident()
         while True:
             job = self.jobs.get()
             if job is None:
                 return
+            if job.quiet:
+                job.fn(self._ctx)
+                del job
+                continue
             try:
                 result, ok = job.fn(self._ctx), True
             except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
@@ -95,6 +163,7 @@ class TaskLane(QObject):
     def __init__(self, paths, parent: QObject | None = None):
         super().__init__(parent)
         self.ctx = LaneContext(paths)
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._epoch = 0
         self._pending = 0
         self._thread = _LaneThread(self, self.ctx)
@@ -118,6 +187,51 @@ class TaskLane(QObject):
     def invalidate(self) -> None:
         """Results of jobs submitted before now are dropped (they still run, in order)."""
         self._epoch += 1
+
+    # -- calls from worker threads -------------------------------------------------------------------------
+
+    def call(self, fn: Callable[[LaneContext], Any]) -> Any:
+        """Run `fn(ctx)` on the lane from a worker thread and return its result (or raise its error).
+
+        The call waits in its own queue; a quiet lane job serves it, or a lane job that waits for a worker to
+        end (`serve_until`) does, so a worker stopping before a lock can still write its checkpoint."""
+        if threading.get_ident() == self._thread.ident:
+            return fn(self.ctx)
+        done, box = threading.Event(), {}
+        self._calls.put((fn, box, done))
+        self._thread.jobs.put(_Job(self._serve, None, None, -1, quiet=True))
+        while not done.wait(0.1):
+            if not self._thread.isRunning():  # the app is closing: the vault is gone
+                raise VaultLockedError("The vault was locked while this task ran.")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def _serve(self, ctx: LaneContext) -> None:
+        while True:
+            try:
+                fn, box, done = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                box["result"] = fn(ctx)
+            except BaseException as exc:  # noqa: BLE001 - the worker raises it
+                box["error"] = exc
+            finally:
+                done.set()
+
+    def serve_until(self, ended: threading.Event, timeout_s: float = 120.0) -> None:
+        """Submit a lane job that serves workers' calls until `ended` is set (or the timeout passes): queued
+        before a lock's detach, it lets a cancelled task finish its last vault writes first."""
+
+        def wait(ctx: LaneContext) -> None:
+            deadline = time.monotonic() + timeout_s
+            while not ended.is_set() and time.monotonic() < deadline:
+                self._serve(ctx)
+                ended.wait(0.02)
+            self._serve(ctx)
+
+        self.submit(wait)
 
     @Slot(object)
     def _deliver(self, outcome) -> None:
@@ -150,28 +264,44 @@ class TaskLane(QObject):
 class _GeneratorThread(QThread):
     def __init__(self, runner: GeneratorRunner):
         super().__init__()
-        self.setObjectName("localtune-generator")
+        self.setObjectName("localtune-model-worker")
         self._runner = runner
 
     def run(self) -> None:
         r = self._runner
+        gen = None
         try:
-            gen = r._make(r.token)
+            r.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
+            gen = r._make(r.token) if r._lane is None else r._make(WorkerContext(r._lane), r.token)
             while True:
+                # After a cancel the generator still gets this one step: it sees the token and runs its own cancel
+                # path (training keeps a last checkpoint, then raises Cancelled). One that carries on is closed.
+                cancelled = r.token.cancelled
                 try:
                     value = next(gen)
                 except StopIteration as stop:
                     r._returned.emit(stop.value)
                     return
+                if cancelled:
+                    raise Cancelled("Stopped at your request.")
                 r._yielded.emit(value)
+                del value
+                # One event in flight: the GUI takes each before the next step (a fast generator cannot flood it).
+                while not r._taken.acquire(timeout=0.05) and not r.token.cancelled:
+                    pass
         except Cancelled:
             r._cancelled.emit()
         except BaseException as exc:  # noqa: BLE001
             r._errored.emit(exc)
+        finally:
+            if gen is not None:
+                gen.close()
+            del gen  # the run's frames (a model's batches and caches) are not kept while the thread winds down
+            r.ended.set()
 
 
 class GeneratorRunner(QObject):
-    """Drive `make(token)` (or, with a lane, `make(ctx, token)`), a generator, off the GUI thread.
+    """Drive `make(token)` (or, with a lane, `make(WorkerContext, token)`), a generator, in a worker thread.
 
     Signals, in order: `started`, `yielded(event)`*, then one of `returned(value)` / `errored(exc)` /
     `cancelled`, then `finished`.
@@ -195,6 +325,8 @@ class GeneratorRunner(QObject):
         self._make = make
         self._lane = lane
         self.token = CancelToken()
+        self.ended = threading.Event()  # set by the worker once the generator is closed
+        self._taken = threading.Semaphore(0)
         self._thread: _GeneratorThread | None = None
         self._running = False
         self._yielded.connect(self._on_yielded)
@@ -211,91 +343,42 @@ class GeneratorRunner(QObject):
             return
         self._running = True
         self.started.emit()
-        if self._lane is None:
-            self._thread = _GeneratorThread(self)
-            self._thread.start()
-        else:
-            self._gen = None
-            self._lane.submit(self._first_step, self._on_step, self._on_step_error)
+        self._thread = _GeneratorThread(self)
+        self._thread.start()
 
     def cancel(self) -> None:
         self.token.cancel()
 
     def abandon(self) -> None:
-        """End the run now, before the lane is invalidated (locking), which would drop its steps' results and leave
-        it running forever. With a lane, a last job gives the generator its cancel step (training keeps a
-        checkpoint: this job runs before the vault closes) and closes it."""
+        """End the run now, as far as the pages are concerned (locking). The worker still gets its cancel step
+        before the vault closes: a lane job queued now serves its last vault calls (training keeps its
+        checkpoint) until it ends."""
         if not self._running:
             return
         self.token.cancel()
         if self._lane is not None:
-            self._lane.submit(self._last_step)
+            self._lane.serve_until(self.ended)
         self._on_cancelled()
-
-    def _last_step(self, _ctx) -> None:
-        gen, self._gen = getattr(self, "_gen", None), None
-        if gen is None:
-            return
-        try:
-            next(gen)
-        except Exception:  # noqa: BLE001, S110 - Cancelled is the expected end; nobody waits for this result
-            pass
-        finally:
-            gen.close()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self._thread.wait(timeout_ms) if self._thread is not None else True
 
-    # -- lane mode: one `next()` per lane job ------------------------------------------------------------
-
-    def _first_step(self, ctx):
-        self.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
-        self._gen = self._make(ctx, self.token)
-        return self._step(ctx)
-
-    def _step(self, ctx):
-        # After a cancel the generator still gets this one step: it sees the token and runs its own cancel path
-        # (training keeps a last checkpoint, then raises Cancelled). One that carries on is closed here.
-        cancelled = self.token.cancelled
-        try:
-            value = next(self._gen)
-        except StopIteration as stop:
-            return False, stop.value
-        if cancelled:
-            self._gen.close()
-            raise Cancelled("Stopped at your request.")
-        return True, value
-
-    def _on_step(self, outcome) -> None:
-        more, value = outcome
-        if more:
-            self._on_yielded(value)
-            if self._running:
-                self._lane.submit(self._step, self._on_step, self._on_step_error)
-        else:
-            self._gen = None  # ended: nothing of the run stays referenced
-            self._on_returned(value)
-
-    def _on_step_error(self, exc) -> None:
-        self._gen = None
-        if isinstance(exc, Cancelled):
-            self._on_cancelled()
-        else:
-            self._on_errored(exc)
-
-    # -- both modes ----------------------------------------------------------------------------------------
-
     @Slot(object)
     def _on_yielded(self, value) -> None:
-        self.yielded.emit(value)
+        if self._running:  # nothing after an abandon
+            self.yielded.emit(value)
+        self._taken.release()
 
     @Slot(object)
     def _on_returned(self, value) -> None:
-        self.returned.emit(value)
-        self._finish()
+        if self._running:
+            self.returned.emit(value)
+            self._finish()
 
     @Slot(object)
     def _on_errored(self, exc) -> None:
+        if not self._running:
+            return
         if isinstance(exc, Cancelled):
             self.cancelled.emit()
         else:
@@ -304,13 +387,16 @@ class GeneratorRunner(QObject):
 
     @Slot()
     def _on_cancelled(self) -> None:
-        self.cancelled.emit()
-        self._finish()
+        if self._running:
+            self.cancelled.emit()
+            self._finish()
 
     def _finish(self) -> None:
         self._running = False
-        if self._thread is not None:
-            self._thread.wait()
+        thread = self._thread
+        if thread is not None and not thread.wait(0 if self.token.cancelled else 30_000):
+            _winding_down.add(thread)  # abandoned mid-step: kept referenced until it ends (a QThread must not
+            thread.finished.connect(lambda: _winding_down.discard(thread), Qt.ConnectionType.QueuedConnection)
         self.finished.emit()
         if self._lane is not None:  # a model task: what it allocated goes back to the system once it is dropped
             self._lane.submit(lambda _ctx: release_memory())
@@ -336,6 +422,7 @@ def release_memory() -> None:
         trim(0)
 
 
+_winding_down: set[QThread] = set()  # abandoned workers finishing their cancel step
 _ids = itertools.count(1)
 _live: set[GeneratorRunner] = set()  # one-off runners stay referenced until they finish
 

@@ -2,8 +2,8 @@
 
 The generator it runs yields events (duck-typed, see `progress.py` and the engine): anything with `message`
 is a status line; anything with `step`/`total` moves the progress bar, with `loss` / `eval_loss` extending the
-curves and `eta_s` the estimate. It runs step by step on the vault lane (training reads the journal and
-stores the adapter in the vault), so the journal stays usable between steps.
+curves and `eta_s` the estimate. It runs on a model worker; its vault calls (reading the journal, keeping
+checkpoints and the adapter) are lane jobs, so the journal stays usable while a step runs.
 """
 
 from __future__ import annotations
