@@ -415,3 +415,23 @@ def test_an_analysis_on_the_assessment_line_is_kept(reader, monkeypatch):
     assert a.text == "The lead asked early.\nThe ward agreed."
     scripted(reader, " mixed\nIt was fine. She asked first.", monkeypatch)  # the usual form is read as before
     assert reader.analyze(messages(), decoding=Decoding()).text == "It was fine. She asked first."
+
+
+def test_a_reading_that_stops_mid_sentence_ends_with_its_last_whole_sentence(reader, monkeypatch):
+    """The starter often begins a new paragraph (or ends its turn) in the middle of a sentence: the reading ends
+    with its last whole sentence, or says that it stopped mid-sentence when it has none."""
+    scripted(reader, " mixed\nIt was fine. She asked first and then the ward\n\nMore", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
+    assert (a.stop, a.text) == ("paragraph", "It was fine.")
+    scripted(reader, " mixed\nShe asked first and then the ward", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding())
+    assert a.stop == "end_of_turn" and a.text == "She asked first and then the ward"
+    assert "The reading stopped mid-sentence." in a.notes
+
+
+def test_an_assessment_line_that_repeats_the_question_states_nothing(reader, monkeypatch):
+    """"Assessment: reasonable, problematic or mixed." echoes the question: no label is stated, and the echo is
+    not part of the analysis."""
+    scripted(reader, " reasonable, problematic or mixed.\nIt crossed a line.", monkeypatch)
+    a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
+    assert a.text == "It crossed a line." and a.stated == "problematic"  # what the prose judges

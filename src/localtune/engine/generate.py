@@ -635,6 +635,8 @@ class _Stopped:
     reason = "cap"
 
 
+_ECHO = re.compile(r"(?:[\s,/]*(?:or|and)?\s*(?:" + "|".join(LABELS) + r")\b)+[\s.?!]*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<!\.)[.!?][\"')\u201d\u2019]*(?=\s+[A-Z\"\u201c(]|\s*$)")
 _LABEL_LINE = re.compile(r"^\W*assessment\W*:\W*(?:(" + "|".join(LABELS) + r")\b)?[\s.*:,;\u2013\u2014-]*",
                          re.IGNORECASE)
 
@@ -649,17 +651,34 @@ def _split(raw: str) -> tuple[str, str]:
     if line:
         if stated == "unclear" and line.group(1):
             stated = line.group(1).lower()
-        text = "\n".join(part for part in (head[line.end():].strip(), rest.strip()) if part)
+        first = head[line.end():].strip()
+        if _ECHO.fullmatch(first):  # "Assessment: reasonable, problematic or mixed." repeats the question
+            stated, first = "unclear", ""
+        text = "\n".join(part for part in (first, rest.strip()) if part)
     return stated, text
+
+
+def _whole_sentences(text: str) -> str:
+    """`text` up to its last sentence end: a reading that stopped mid-sentence (the model ended its turn or
+    began a new paragraph there) ends with its last whole sentence; unchanged when it has none."""
+    if not text or _ends_sentence(text):
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[:ends[-1]].rstrip() if ends else text
 
 
 def _finish(column: str, pieces, stop: str = "end_of_turn", scores: Mapping[str, float] | None = None,
             decoding: Decoding | None = None) -> Analysis:
     raw = "".join(pieces)
     stated, text = _split(raw)
+    notes = []
+    if stop != "cap" and text and not _ends_sentence(text):
+        whole = _whole_sentences(text)
+        if whole == text:
+            notes.append("The reading stopped mid-sentence.")
+        text = whole
     if stated == "unclear":  # no "Assessment:" line: what the prose judges ("not reasonable" is problematic)
         stated = judged_assessment(text) or "unclear"
-    notes = []
     repeats = repetition(text)
     if repeats:
         notes.append(repeats)
