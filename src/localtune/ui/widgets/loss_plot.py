@@ -47,7 +47,10 @@ class LossPlot(QWidget):
         fg = pal.color(QPalette.ColorRole.WindowText)
         grid = pal.color(QPalette.ColorRole.Mid)
         metrics = p.fontMetrics()
-        left, bottom, top, right = metrics.horizontalAdvance("00.00") + 12, metrics.height() + 10, 10, 12
+        # The legend has a band of its own above the plot, so a curve near its top never runs under it.
+        legend_y = 4 + metrics.height() / 2
+        left, bottom, top, right = (metrics.horizontalAdvance("00.00") + 12, metrics.height() + 10,
+                                    metrics.height() + 14, 12)
         area = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
         points = self.train + self.eval
@@ -87,6 +90,6 @@ class LossPlot(QWidget):
             if len(series) == 1:
                 p.drawEllipse(to_px(*series[0]), 2.5, 2.5)
             lx = area.left() + 8 + label_x * 110
-            p.drawLine(QPointF(lx, area.top() + 8), QPointF(lx + 16, area.top() + 8))
+            p.drawLine(QPointF(lx, legend_y), QPointF(lx + 16, legend_y))
             p.setPen(fg)
-            p.drawText(QPointF(lx + 20, area.top() + 8 + metrics.ascent() / 2 - 1), label)
+            p.drawText(QPointF(lx + 20, legend_y + metrics.ascent() / 2 - 1), label)
