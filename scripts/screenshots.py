@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Render every page of the desktop app into PNGs, for the README and for looking at.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR] [--no-runs]  # docs/screenshots
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR] [--no-runs] [--light-only|--dark-only]
     xvfb-run -a .venv/bin/python scripts/screenshots.py                                       # under a virtual X
 
 Uses a throwaway LOCALTUNE_HOME with the demo journal. "05-train-run" comes from real work on the starter model
 through the Train page's own button: a short training run of TRIAL_STEPS steps (about 5 minutes on a 2-core CPU;
 --no-runs skips it). The Compare and Evaluate pages are shown before a run. "03-journal-read" is an entry in Read
-mode, "03-journal-unsaved" the question asked when leaving an entry that cannot be saved yet; "10-about" is
-Help > About.
+mode, "03-journal-unsaved" the question asked when leaving an entry that cannot be saved yet, "03-journal-selected"
+two entries selected and "03-journal-pdf" the warning before saving them as a PDF; "10-about" is Help > About.
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ def _run_to_end(app, page, timeout: float) -> None:
 
 def main(argv: list[str]) -> int:
     runs = "--no-runs" not in argv
-    argv = [a for a in argv if a != "--no-runs"]
+    schemes = ("light", "dark")
+    for scheme in schemes:
+        if f"--{scheme}-only" in argv:
+            schemes = (scheme,)
+    argv = [a for a in argv if a not in ("--no-runs", "--light-only", "--dark-only")]
     out = Path(argv[0]) if argv else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="localtune-shots-"))
@@ -62,6 +66,7 @@ def main(argv: list[str]) -> int:
     from localtune import privacy
 
     privacy.harden()
+    from PySide6.QtCore import QItemSelectionModel
     from PySide6.QtWidgets import QApplication
 
     from localtune.engine.train import TrainConfig
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
         load_demo_journal(Journal(vault))
         set_redaction_names(vault, ["Maria Lopez", "Dr. Okafor"])
 
-    for scheme in ("light", "dark"):
+    for scheme in schemes:
         with Vault.open(paths, PASS) as vault:
             vault.set_setting("ui.theme", scheme)  # the app applies the vault's choice when it unlocks
         theme.apply(scheme, app)
@@ -111,6 +116,9 @@ def main(argv: list[str]) -> int:
         dialog.passphrase.setText(PASS)
         dialog.unlock_button.click()
         _pump(app, lambda w=window: w.is_unlocked and w.lane.pending == 0)
+        # Nobody touches this window while the plan is timed and the trial trains, which on a busy machine takes
+        # longer than the auto-lock's 10 idle minutes: locking would end the run, so it waits longer here.
+        window.idle.set_timeout(3 * 3600)
         journal = window.journal
         journal.table.selectRow(2)
         _pump(app, lambda j=journal, w=window: j.editor.scenario_id is not None and w.lane.pending == 0)
@@ -120,6 +128,17 @@ def main(argv: list[str]) -> int:
             _pump(app)
             _save(window, out, "03-journal-read")
             journal.editor.read_button.click()
+            # Two entries selected (Ctrl+click) and saved as a printable PDF: the warning asked first.
+            journal.table.selectionModel().select(
+                journal.model.index(4, 0),
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+            box = journal.open_pdf_export()
+            box.path.edit.setText(str(Path.home() / "incident-notes.pdf"))
+            _pump(app)
+            _save(window, out, "03-journal-selected")
+            _save(box, out, "03-journal-pdf")
+            box.close()
+            journal.table.selectRow(2)
 
         window.show_page(window.pages.index(window.dataset))
         _pump(app, lambda w=window: w.dataset.report is not None and w.lane.pending == 0)
@@ -128,9 +147,11 @@ def main(argv: list[str]) -> int:
         window.show_page(window.pages.index(window.train))
         _pump(app, lambda w=window: not w.train.hardware.text().startswith("Looking") and w.train.model.count() > 0,
               timeout=90)
-        # The plan in plain words once its time estimate is measured (a few timed steps on the starter).
+        # The plan in plain words once its time estimate is measured (a few timed steps on the starter; the dark
+        # picture shows the same plan, so it does not wait as long).
         _pump(app, lambda w=window: w.train.summary.text().startswith("Trains on") and "timing" not in
-              w.train.summary.text() and "Measuring" not in w.train.plan.text(), timeout=300)
+              w.train.summary.text() and "Measuring" not in w.train.plan.text(),
+              timeout=900 if scheme == "light" else 60)
         _save(window, out, f"05-train{suffix}")
         if runs and scheme == "light":
             window.train.config = TrainConfig(epochs=1, max_steps=TRIAL_STEPS)
