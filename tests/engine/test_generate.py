@@ -435,3 +435,11 @@ def test_an_assessment_line_that_repeats_the_question_states_nothing(reader, mon
     scripted(reader, " reasonable, problematic or mixed.\nIt crossed a line.", monkeypatch)
     a = reader.analyze(messages(), decoding=Decoding(), labels=LABELS)
     assert a.text == "It crossed a line." and a.stated == "problematic"  # what the prose judges
+
+
+def test_not_only_but_also_is_read_as_one_judgement(reader, monkeypatch):
+    """"Not only a breach but also unprofessional" condemns twice: not a mixed reading, nor a negation."""
+    scripted(reader, " problematic\nIt was not only a breach of the rota rules but also unprofessional.", monkeypatch)
+    assert reader.analyze(messages(), labels=("reasonable", "problematic")).notes == ()
+    scripted(reader, " reasonable, problematic or mixed.\nIt was not only wrong but also unfair.", monkeypatch)
+    assert reader.analyze(messages(), decoding=Decoding()).stated == "problematic"

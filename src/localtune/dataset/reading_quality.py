@@ -59,7 +59,7 @@ def repetition(text: str) -> str | None:
 
 _STATED = re.compile(r"\b(" + "|".join(LABELS) + r")\b", re.IGNORECASE)
 # A label word the prose negates ("not reasonable", "isn't problematic") says the opposite of the word.
-_NEGATED = re.compile(r"\b(?:not|never|hardly|isn't|wasn't|aren't|weren't|no longer)\s+(?:\w+\s+)?"
+_NEGATED = re.compile(r"\b(?:not|never|hardly|isn't|wasn't|aren't|weren't|no longer)\s+(?!only\b)(?:\w+\s+)?"
                       r"(reasonable|problematic|acceptable|appropriate|fair|justified|wrong)\b", re.IGNORECASE)
 # What prose says when it judges without the label word itself. Checked after negations are taken out.
 _JUDGEMENT = {
@@ -70,6 +70,8 @@ _JUDGEMENT = {
                              r"within (?:the|their|his|her) (?:rights|remit|norms)|in line with|"
                              r"did (?:the )?right|was right to)\b", re.IGNORECASE),
 }
+# "not only X but also Y" adds Y to X: neither a negation nor a mixed judgement.
+_NOT_ONLY = re.compile(r"\bnot only\b([^.!?]*?)\bbut also\b", re.IGNORECASE)
 _MIXED = re.compile(r"\b(mixed|both reasonable and problematic|on (?:the )?one hand|partly|in part|"
                     r"but also|a mix of)\b", re.IGNORECASE)
 _OPPOSITE = {"reasonable": "problematic", "acceptable": "problematic", "appropriate": "problematic",
@@ -88,6 +90,7 @@ def judged_assessment(text: str) -> str | None:
     reasonable" or "a breach of the rota rules" judge *problematic*, "within her rights" *reasonable*, "on one
     hand ... but also" *mixed*. None when it judges nothing, or both ways without saying it is mixed."""
     votes: Counter = Counter()
+    text = _NOT_ONLY.sub(r"\1", text)
     for m in _NEGATED.finditer(text):
         votes[_OPPOSITE.get(m.group(1).lower(), "problematic")] += 1
     rest = _NEGATED.sub(" ", text)
