@@ -121,7 +121,8 @@ def test_every_vault_error_has_its_own_human_message():
 
 def test_long_sessions_survive_the_pyside_reference_leak():
     """PySide6 6.12.0 on Python 3.11 steals a reference to None from every void call and to True from every
-    emit; without localtune's work-around a long session aborts the interpreter."""
+    emit, and a long session aborts the interpreter (or segfaults in a garbage collection); the dependency pin
+    keeps that release out. This fails on 6.12.0."""
     import os
     import subprocess
     import sys
