@@ -81,6 +81,12 @@ def test_idle_lock_closes_the_connection_and_empties_every_model(qtbot, demo_pat
     vault = lane_call(qtbot, window.lane, lambda ctx: ctx.vault)
     raw = lane_call(qtbot, window.lane, lambda ctx: ctx.vault.conn)
 
+    from localtune import training
+    from localtune.dataset import redact
+
+    lane_call(qtbot, window.lane, lambda ctx: training.check(ctx.journal))  # redaction caches the people's names
+    assert redact._name_table.cache_info().currsize > 0
+
     window.journal.flush()
     settle(qtbot, window)
     now[0] += window.idle.timeout_s - 10
@@ -99,6 +105,7 @@ def test_idle_lock_closes_the_connection_and_empties_every_model(qtbot, demo_pat
     assert "closed" in error
 
     assert window.journal.model.rowCount() == 0
+    assert redact._name_table.cache_info().currsize == 0  # no name of the journal's people stays in memory
     leftovers = [t for t in app_texts() if CANARY in t or any(d in t for d in demo_texts)]
     assert leftovers == [], leftovers
     window.close()

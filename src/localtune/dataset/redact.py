@@ -204,6 +204,11 @@ def _name_table(names: tuple[str, ...]) -> _NameTable:
     return _NameTable(pattern, owner)
 
 
+def forget_names() -> None:
+    """Drop the cached name tables (on lock: they hold the people named in the journal)."""
+    _name_table.cache_clear()
+
+
 def _is_phone(candidate: str) -> bool:
     digits = sum(c.isdigit() for c in candidate)
     compact = candidate.isdigit()

@@ -53,6 +53,9 @@ class LaneContext:
         vault, self.vault, self.journal = self.vault, None, None
         if vault is not None:
             vault.lock()
+        redact = sys.modules.get("localtune.dataset.redact")  # its name tables hold the journal's people
+        if redact is not None:
+            redact.forget_names()
         training = sys.modules.get("localtune.training")  # loaded only once a model was used
         if training is not None:
             training.release_readers()
