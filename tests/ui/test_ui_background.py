@@ -60,7 +60,7 @@ def test_closing_the_window_during_training_asks_and_can_keep_training(qtbot, wi
     assert stopped and not train.running
 
 
-def test_locking_during_training_stops_it_keeps_its_checkpoint_and_frees_the_page(qtbot, window):
+def test_locking_during_training_lets_it_run_and_the_lock_screen_stops_it_keeping_its_checkpoint(qtbot, window):
     from test_ui_train_presets import until_cancelled_training
     from ui_testing import unlock
 
@@ -68,8 +68,13 @@ def test_locking_during_training_stops_it_keeps_its_checkpoint_and_frees_the_pag
     train.set_source(until_cancelled_training)
     train.train_button.click()
     qtbot.waitUntil(lambda: train.progress.value() > 2, timeout=WAIT_MS)
-    window.lock()
-    assert not train.running and not window.tasks.isVisibleTo(window)
+    window.lock()  # an auto-lock an hour into a run must not throw the run away
+    assert train.running and window.held_open and window.journal.model.rowCount() == 0
+    step = train.progress.value()
+    qtbot.waitUntil(lambda: train.progress.value() > step, timeout=WAIT_MS)  # it keeps going behind the lock
+    window.lock_screen.stop_button.click()
+    qtbot.waitUntil(lambda: not train.running, timeout=WAIT_MS)
+    assert not window.tasks.isVisibleTo(window)
     unlock(qtbot, window)
     qtbot.waitUntil(lambda: train.resume_button.isVisibleTo(train), timeout=WAIT_MS)  # the checkpoint was kept
     assert train.train_button.isEnabled() and not compare.training_busy

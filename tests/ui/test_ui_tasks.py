@@ -195,9 +195,59 @@ def test_locking_mid_step_still_lets_the_task_keep_its_checkpoint(qtbot, window)
     window.train.runner = runner  # what the Train page holds while it trains
     runner.start()
     qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
-    window.lock()  # the page is free at once; the lane closes the vault only after the task's last write
-    assert not runner.running and not window.is_unlocked
+    window.lock(stop_training=True)  # the page is free at once; the vault closes only after the task's last write
+    assert not runner.running and not window.is_unlocked and not window.held_open
     gate.set()
     assert runner.wait() and seen["closed"]
+    unlock(qtbot, window)
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
+
+
+def _start_gated_training(qtbot, window):
+    seen, gate, inside = {}, threading.Event(), threading.Event()
+    runner = GeneratorRunner(_gated_run(seen, gate, inside), lane=window.lane)
+    window.train.runner = runner  # what the Train page holds while it trains
+    runner.start()
+    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
+    return runner, seen, gate
+
+
+def test_an_auto_lock_during_training_hides_the_journal_but_lets_the_run_finish(qtbot, window):
+    runner, seen, gate = _start_gated_training(qtbot, window)
+    vault = lane_call(qtbot, window.lane, lambda ctx: ctx.vault)
+    window.idle.idle.emit()  # what the idle watcher sends after the auto-lock delay
+    assert not window.is_unlocked and window.held_open and runner.running
+    assert window.root.currentWidget() is window.lock_screen and not window.lock_screen.stop_button.isHidden()
+    assert window.journal.model.rowCount() == 0  # nothing of the journal is left on screen
+
+    dialog = window.unlock_dialog
+    dialog.passphrase.setText("not the passphrase")
+    dialog.unlock_button.click()
+    qtbot.waitUntil(lambda: not dialog.error.isHidden(), timeout=WAIT_MS)
+    assert not window.is_unlocked and "Wrong passphrase" in dialog.error.text() + dialog.error_title.text()
+    unlock(qtbot, window)  # the right one shows the journal again without reopening the vault
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault) is vault and runner.running
+    assert window.journal.model.rowCount() > 0 and not window.held_open
+
+    window.lock()
+    gate.set()  # the step ends and the run finishes while locked: its last write lands, then the vault closes
+    qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
+    assert seen["closed"] and not window.held_open and window.lock_screen.stop_button.isHidden()
+    qtbot.waitUntil(lambda: window.lane.pending == 0, timeout=WAIT_MS)
+    assert vault.is_locked and lane_call(qtbot, window.lane, lambda ctx: ctx.vault) is None
+    unlock(qtbot, window)
+    assert window.journal.model.rowCount() > 0
+
+
+def test_the_lock_screen_stops_training_and_keeps_its_checkpoint(qtbot, window):
+    runner, seen, gate = _start_gated_training(qtbot, window)
+    window.lock()
+    assert window.held_open and runner.running
+    window.lock_screen.stop_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.lane.pending == 0, timeout=WAIT_MS)
+    assert seen["closed"] and not window.held_open
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault) is None  # closed once the checkpoint was written
     unlock(qtbot, window)
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"

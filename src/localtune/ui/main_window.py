@@ -61,18 +61,33 @@ ABOUT = (
 
 class LockScreen(QWidget):
     unlock_requested = Signal()
+    stop_training_requested = Signal()
+
+    CLOSED = "<h2>localtune is locked</h2>Your journal is closed and encrypted."
+    TRAINING = ("<h2>localtune is locked</h2>Your journal is hidden. Training goes on, and the journal closes as "
+                "soon as it ends;<br>until then its key stays in this app's memory so the adapter can be saved.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        label = QLabel("<h2>localtune is locked</h2>Your journal is closed and encrypted.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label = QLabel(self.CLOSED)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         button = QPushButton("Unlock…")
         button.clicked.connect(self.unlock_requested)
+        self.stop_button = QPushButton("Stop training and close the journal now")
+        self.stop_button.setToolTip("Training stops after its current step; its checkpoint is kept for Resume.")
+        self.stop_button.clicked.connect(self.stop_training_requested)
+        self.stop_button.hide()
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(label)
+        layout.addWidget(self.label)
         layout.addWidget(button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addStretch(2)
+
+    def show_training(self, training: bool) -> None:
+        self.label.setText(self.TRAINING if training else self.CLOSED)
+        self.stop_button.setVisible(training)
+        self.stop_button.setEnabled(True)
 
 
 class MainWindow(QMainWindow):
@@ -92,6 +107,10 @@ class MainWindow(QMainWindow):
         self.demo_offer: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_when_stopped = False
+        # Locked while training: the pages are empty but the vault stays open until the run ends (its adapter is
+        # written then), so an auto-lock never throws away a long run.
+        self.held_open = False
+        self._unlocking = False
 
         self.journal = JournalPage(self.lane)
         self.dataset = DatasetPage(self.lane)
@@ -111,7 +130,7 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self.show_page)
         self.lock_button = QPushButton("Lock")
         self.lock_button.setToolTip("Close and encrypt the journal now (Ctrl+L)")
-        self.lock_button.clicked.connect(self.lock)
+        self.lock_button.clicked.connect(lambda: self.lock())
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 8)
         side.addWidget(self.nav, 1)
@@ -123,6 +142,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stack, 1)
         self.lock_screen = LockScreen()
         self.lock_screen.unlock_requested.connect(self.ask_unlock)
+        self.lock_screen.stop_training_requested.connect(self._stop_held_training)
         self.root = QStackedWidget()
         self.root.addWidget(self.lock_screen)
         self.root.addWidget(content)
@@ -148,7 +168,7 @@ class MainWindow(QMainWindow):
         self.lock_action = QAction("Lock", self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.lock_action.triggered.connect(self.lock)
+        self.lock_action.triggered.connect(lambda: self.lock())
         self.addAction(self.lock_action)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -182,9 +202,9 @@ class MainWindow(QMainWindow):
         kwargs = {"clock": clock} if clock is not None else {}
         self.idle = IdleWatcher(QApplication.instance(), DEFAULT_MINUTES * 60, check_ms=idle_check_ms,
                                 parent=self, **kwargs)
-        self.idle.idle.connect(self.lock)
+        self.idle.idle.connect(lambda: self.lock())
         self.screen_lock = ScreenLockWatcher(self)
-        self.screen_lock.locked.connect(self.lock)
+        self.screen_lock.locked.connect(lambda: self.lock())
 
         self.journal.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.journal.pdf_action.triggered.connect(lambda: self.show_page(self.pages.index(self.journal)))
@@ -195,7 +215,7 @@ class MainWindow(QMainWindow):
         self.compare.train_requested.connect(lambda: self.show_page(self.pages.index(self.train)))
         self.settings.autolock_changed.connect(lambda minutes: self.idle.set_timeout(minutes * 60))
         self.settings.theme_changed.connect(lambda choice: theme.apply(choice))
-        self.settings.lock_requested.connect(self.lock)
+        self.settings.lock_requested.connect(lambda: self.lock())
         self.settings.restored.connect(self._after_restore)
         self._set_unlocked(False)
 
@@ -293,12 +313,24 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _unlock(self, passphrase: str) -> None:
+        from ..errors import WrongPassphraseError
         from ..vault import Vault
 
         paths = self.paths
-        self.lane.submit(lambda ctx: ctx.attach(Vault.open(paths, passphrase)), self._unlock_ok, self._unlock_failed)
+
+        def open_or_check(ctx) -> None:
+            if ctx.vault is None:
+                ctx.attach(Vault.open(paths, passphrase))
+            elif not ctx.vault.opens_with(passphrase):  # held open for a training run: check, do not reopen
+                raise WrongPassphraseError("Wrong passphrase. Nothing was changed; try again.")
+
+        self._unlocking = True
+        self.lane.submit(open_or_check, self._unlock_ok, self._unlock_failed)
 
     def _unlock_ok(self, _result) -> None:
+        self._unlocking = False
+        self.held_open = False
+        self.lock_screen.show_training(False)
         dialog, self.unlock_dialog = self.unlock_dialog, None
         if dialog is not None:
             dialog.passphrase.clear()
@@ -331,6 +363,9 @@ class MainWindow(QMainWindow):
     def _unlock_failed(self, exc) -> None:
         from ..errors import VaultCorruptError
 
+        self._unlocking = False
+        if self.held_open and not self.train.running:  # the run ended while this passphrase was checked
+            self._close_held()
         e = explain(exc)
         if self.unlock_dialog is not None:
             self.unlock_dialog.show_error(e.title, e.text, recovery=isinstance(exc, VaultCorruptError))
@@ -354,27 +389,53 @@ class MainWindow(QMainWindow):
             page.on_locked()
             page.on_unlocked()
 
-    def lock(self) -> None:
-        """Close the vault, empty every page and model, and ask for the passphrase again."""
+    def lock(self, *, stop_training: bool = False) -> None:
+        """Empty every page and model and ask for the passphrase again. The vault closes now, or, while training
+        runs (unless `stop_training`), once the run has ended and saved its adapter."""
         if not self.is_unlocked:
             return
+        hold = self.train.running and not stop_training
         self.journal.park()  # queued before the lock on the same lane: the last edit is saved or kept as a draft
         self.idle.stop()
-        for page in (self.train, self.compare, self.evaluate):  # before the vault closes: training keeps its
-            if page.runner is not None:  # checkpoint (the lane serves a stopping task's last calls first)
-                page.runner.abandon()
+        for page in (self.compare, self.evaluate) if hold else (self.train, self.compare, self.evaluate):
+            if page.runner is not None:  # before the vault closes: training keeps its checkpoint (the lane
+                page.runner.abandon()  # serves a stopping task's last calls first)
         self.lane.invalidate()
-        self.lane.submit(lambda ctx: ctx.detach())
-        self.lane.invalidate()
+        if hold:
+            self.held_open = True
+            self.train.runner.finished.connect(self._training_ended_while_locked)
+        else:
+            self.lane.submit(lambda ctx: ctx.detach())
+            self.lane.invalidate()
         for page in self.pages:
-            page.on_locked()
+            if not (hold and page is self.train):
+                page.on_locked()
         for box in self.findChildren(QMessageBox):
             box.close()
         self._set_unlocked(False)
+        self.lock_screen.show_training(hold)
         QApplication.clipboard().clear()
         self.statusBar().clearMessage()
         self.locked.emit()
         self.ask_unlock()
+
+    def _training_ended_while_locked(self) -> None:
+        if self.held_open and not self.is_unlocked and not self._unlocking:
+            self._close_held()
+
+    def _close_held(self) -> None:
+        """The run that kept the vault open has ended: close it as a plain lock does."""
+        self.held_open = False
+        self.lane.invalidate()
+        self.lane.submit(lambda ctx: ctx.detach())
+        self.lane.invalidate()
+        self.train.on_locked()
+        self.lock_screen.show_training(False)
+
+    def _stop_held_training(self) -> None:
+        self.lock_screen.stop_button.setEnabled(False)
+        self.lock_screen.label.setText(self.lock_screen.TRAINING + "<br><br>Stopping training after this step…")
+        self.train.cancel()
 
     def _set_unlocked(self, unlocked: bool) -> None:
         self.is_unlocked = unlocked
