@@ -33,6 +33,19 @@ def test_add_get_update_delete_and_undo(journal):
     assert journal.ids("three") == [new_id]
 
 
+def test_delete_many_is_all_or_nothing_and_undoable(journal):
+    ids = [journal.add(_scenario(f"Rota change number {n} without notice.")) for n in range(4)]
+    with pytest.raises(NotFoundError, match="nothing was deleted"):
+        journal.delete_many([ids[0], 999_999])
+    assert journal.count() == 4
+    gone = journal.delete_many([ids[2], ids[0]])
+    assert [s.id for s in gone] == [ids[2], ids[0]] and journal.count() == 2
+    assert journal.ids("notice") == [ids[1], ids[3]]
+    for scenario in gone:  # undo
+        journal.add(scenario)
+    assert sorted(journal.ids("notice")) == ids
+
+
 def test_invalid_scenarios_are_refused_whole(journal):
     with pytest.raises(InvalidInputError, match="assessment"):
         journal.add_many([_scenario("fine"), _scenario("bad", assessment="awful")])

@@ -106,6 +106,32 @@ def test_delete_and_undo_bring_the_entry_back_with_its_id(qtbot, window):
         before.situation, before.created_at, len(before.perspectives))
 
 
+def test_delete_removes_every_selected_entry_and_undo_brings_them_all_back(qtbot, window):
+    from PySide6.QtCore import QItemSelectionModel
+
+    journal = window.journal
+    total = journal.model.rowCount()
+    journal.table.selectRow(3)
+    qtbot.waitUntil(lambda: journal.editor.scenario_id is not None, timeout=WAIT_MS)
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for row in (4, 6):  # Ctrl+click two more
+        journal.table.selectionModel().select(journal.model.index(row, 0), flags)
+    doomed = journal.selected_ids()
+    survivor = journal.model.id_at(7)
+    assert len(doomed) == 3
+    journal.delete_button.click()
+    qtbot.waitUntil(lambda: journal.model.rowCount() == total - 3, timeout=WAIT_MS)
+    assert all(journal.model.row_of(i) is None for i in doomed)
+    assert "3 entries deleted" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: journal.selected_id() == survivor, timeout=WAIT_MS)  # the next entry below the last
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.journal.get_many(doomed)) == []
+
+    journal.undo_button.click()
+    qtbot.waitUntil(lambda: journal.model.rowCount() == total, timeout=WAIT_MS)
+    assert all(journal.model.row_of(i) is not None for i in doomed)
+    assert "3 entries restored" in window.statusBar().currentMessage() and not journal.undo_button.isEnabled()
+
+
 def test_import_dialog_lists_every_bad_row(qtbot, window, tmp_path):
     good = {"situation": "Imported situation about a rota.", "perspectives": [
         {"viewpoint": "employee", "assessment": "problematic", "analysis": "Unfair."}]}

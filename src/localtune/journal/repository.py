@@ -132,6 +132,17 @@ class Journal:
             conn.execute("DELETE FROM scenarios WHERE id = ?", (scenario_id,))
         return scenario
 
+    def delete_many(self, ids: list[int]) -> list[Scenario]:
+        """Delete these scenarios in one transaction (all or none) and return them, for undo, in the order given."""
+        scenarios = self.get_many(ids)
+        if len(scenarios) != len(set(ids)):
+            raise NotFoundError("Some of these entries are no longer in the journal; nothing was deleted.")
+        with self.vault.transaction() as conn:
+            for scenario in scenarios:
+                conn.execute("DELETE FROM scenario_fts WHERE rowid = ?", (scenario.id,))
+                conn.execute("DELETE FROM scenarios WHERE id = ?", (scenario.id,))
+        return scenarios
+
     # -- reading -----------------------------------------------------------------------------------------
 
     def get(self, scenario_id: int) -> Scenario:

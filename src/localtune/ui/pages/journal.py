@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...journal.models import ASSESSMENTS, USES, Scenario
 from ...journal.repository import Filters
 from ..dialogs.import_export import ExportDialog, ImportDialog, PdfExportDialog
-from ..errors import explain
+from ..errors import explain, show_error
 from ..models.journal_table import JournalTableModel
 from ..widgets.scenario_editor import ScenarioEditor
 from . import Page
@@ -56,7 +56,7 @@ class JournalPage(Page):
     def __init__(self, lane, parent=None):
         super().__init__(parent)
         self.lane = lane
-        self.undo_stack: list[Scenario] = []
+        self.undo_stack: list[list[Scenario]] = []  # one group per delete
         self._saving = False
         self._dirty = False
         self._select_after_load: int | None = None
@@ -82,9 +82,9 @@ class JournalPage(Page):
         self.new_button = QPushButton("New entry")
         self.new_button.setToolTip("Write a new entry (Ctrl+N)")
         self.delete_button = QPushButton("Delete")
-        self.delete_button.setToolTip("Delete the entry open in the editor (Delete); Ctrl+Z brings it back")
+        self.delete_button.setToolTip("Delete the selected entries (Delete); Ctrl+Z brings them back")
         self.undo_button = QPushButton("Undo delete")
-        self.undo_button.setToolTip("Bring back the last deleted entry (Ctrl+Z)")
+        self.undo_button.setToolTip("Bring back what the last delete removed (Ctrl+Z)")
         self.demo_button = QPushButton("Load the demo journal")
         self.drafts_button = QPushButton()
         self.drafts_button.setToolTip("Entries with changes that are not saved yet: open the next one")
@@ -537,41 +537,57 @@ class JournalPage(Page):
         return self.model.id_at(index.row()) if index.isValid() else None
 
     def delete_selected(self) -> None:
-        scenario_id = self.selected_id()
-        if scenario_id is None:
+        """Delete every selected entry (or the one open in the editor), in one step that Ctrl+Z undoes."""
+        ids = self.selected_ids()
+        current = self.selected_id()
+        if not ids and current is not None:
+            ids = [current]
+        if not ids:
             return
         self.flush()
         self._save_timer.stop()
-        row = self.model.row_of(scenario_id) or 0
+        rows = [r for r in (self.model.row_of(i) for i in ids) if r is not None]
+        after = max(rows, default=0)
         self._dirty = False
-        if self.drafts.pop(scenario_id, None) is not None:  # deleting drops its unsaved changes too
+        if any(self.drafts.pop(i, None) is not None for i in list(ids)):  # deleting drops unsaved changes too
             self._store_drafts()
         self._key = None
         self._update_drafts_button()
         self.editor.load(None)
-        self.lane.submit(lambda ctx: ctx.journal.delete(scenario_id), lambda s: self._deleted(s, row))
+        self.lane.submit(lambda ctx: ctx.journal.delete_many(ids), lambda gone: self._deleted(gone, after))
 
-    def _deleted(self, scenario: Scenario, row: int) -> None:
-        self.undo_stack.append(scenario)
-        next_id = self.model.id_at(row + 1) if self.model.id_at(row + 1) is not None else self.model.id_at(row - 1)
-        self._select_after_load = next_id
+    def _deleted(self, scenarios: list[Scenario], row: int) -> None:
+        self.undo_stack.append(scenarios)
+        gone = {s.id for s in scenarios}
+        below = (self.model.id_at(r) for r in range(row + 1, self.model.rowCount()))
+        above = (self.model.id_at(r) for r in range(row, -1, -1))
+        self._select_after_load = next((i for i in (*below, *above) if i is not None and i not in gone), None)
         self.reload()
         self.refresh_filters()
-        self.message.emit("Entry deleted. Ctrl+Z brings it back.")
+        n = len(scenarios)
+        self.message.emit("Entry deleted. Ctrl+Z brings it back." if n == 1
+                          else f"{n} entries deleted. Ctrl+Z brings them back.")
         self.journal_changed.emit()
 
     def undo_delete(self) -> None:
         if not self.undo_stack:
             return
-        scenario = self.undo_stack.pop()
+        scenarios = self.undo_stack.pop()
         self._update_buttons()
-        self.lane.submit(lambda ctx: ctx.journal.add(scenario), self._restored)
+        self.lane.submit(lambda ctx: [ctx.journal.add(s) for s in scenarios], self._restored,
+                         lambda exc: self._restore_failed(scenarios, exc))
 
-    def _restored(self, scenario_id: int) -> None:
-        self._select_after_load = scenario_id
+    def _restore_failed(self, scenarios: list[Scenario], exc) -> None:
+        self.undo_stack.append(scenarios)  # still undoable: nothing of the group is lost
+        self._update_buttons()
+        self.reload()
+        show_error(self, exc)
+
+    def _restored(self, ids: list[int]) -> None:
+        self._select_after_load = ids[0] if ids else None
         self.reload()
         self.refresh_filters()
-        self.message.emit("Entry restored.")
+        self.message.emit("Entry restored." if len(ids) == 1 else f"{len(ids)} entries restored.")
         self.journal_changed.emit()
 
     def selected_ids(self) -> list[int]:
@@ -580,7 +596,7 @@ class JournalPage(Page):
         return [i for i in (self.model.id_at(row) for row in rows) if i is not None]
 
     def _update_buttons(self) -> None:
-        self.delete_button.setEnabled(self.selected_id() is not None)
+        self.delete_button.setEnabled(self.selected_id() is not None or bool(self.selected_ids()))
         self.undo_button.setEnabled(bool(self.undo_stack))
         selected = self.table.selectionModel().hasSelection()
         self.pdf_button.setEnabled(selected)
@@ -631,6 +647,4 @@ class JournalPage(Page):
 
     def _demo_failed(self, exc) -> None:
         self.demo_button.setEnabled(True)
-        from ..errors import show_error
-
         show_error(self, exc)
