@@ -16,6 +16,11 @@ again: a search (typed text to the list showing its results) and opening an entr
 editor showing it). Each is timed the same way before the training starts, for comparison. Before model work
 had its own worker, an action waited for the training step in hand (a search 16.5 s at the median, an opened
 entry 262 s at worst); this part measures that.
+
+With `--startup DEB` it measures start-up instead: seconds from launch to a viewable main window on a virtual
+screen (Xvfb; the first start on a fresh home, then warm starts), for the installed app unpacked from DEB (what
+`packaging/linux/build.sh` writes) beside the development venv's `localtune`, in the same run.
+Target: the installed app under 3 s.
 """
 
 from __future__ import annotations
@@ -58,7 +63,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--train-steps", type=int, default=8, help="steps of the training run (0: skip that part)")
     parser.add_argument("--idle-probes", type=int, default=20, help="journal actions timed before training")
+    parser.add_argument("--startup", type=Path, metavar="DEB", help="measure start-up of this .deb and the venv")
+    parser.add_argument("--startup-runs", type=int, default=5, help="warm starts after the first one")
     args = parser.parse_args(argv)
+    if args.startup:
+        return startup(args.startup, args.startup_runs)
 
     from localtune import privacy
 
@@ -240,6 +249,44 @@ def journal_while_training(app, steps: int, idle_probes: int, pct) -> None:
             continue
         print(f"{name:>24}: {len(values)} samples, p50 {statistics.median(values) * 1000:.0f} ms, "
               f"p99 {pct(values, 0.99) * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms")
+
+
+def startup(deb: Path, warm_runs: int) -> int:
+    """The installed app's and the venv's start-up, cold then warm, under one Xvfb (needs dpkg, Xvfb, xwininfo)."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "packaging" / "linux"))
+    import check_installed as installed  # the installer check's own launch-to-window timer
+
+    work = Path(tempfile.mkdtemp(prefix="localtune-startup-"))
+    try:
+        subprocess.run(["dpkg", "-x", str(deb), str(work / "root")], check=True)
+        apps = {"installed (.deb)": installed.check_layout(work / "root"),
+                "venv (.venv/bin/localtune)": root / ".venv" / "bin" / "localtune"}
+        xvfb, display = installed.start_xvfb(work)
+        rows = []
+        try:
+            for name, app in apps.items():
+                home = work / f"home-{len(rows)}"
+                times = [installed.start_app(app, work, display, home, None) for _ in range(1 + warm_runs)]
+                rows.append((name, times[0], sorted(times[1:])))
+        finally:
+            xvfb.terminate()
+            xvfb.wait(10)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"start-up, launch to viewable main window (Xvfb); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'app':>28} | {'first start (fresh home)':>24} | {'warm: median':>12} | {'warm: worst':>11}")
+    for name, cold, warm in rows:
+        median = statistics.median(warm) if warm else float("nan")
+        worst = warm[-1] if warm else float("nan")
+        print(f"{name:>28} | {cold:>22.2f} s | {median:>10.2f} s | {worst:>9.2f} s")
+    ok = rows[0][1] <= 3.0
+    print("target: installed first start <= 3 s:", "met" if ok else "NOT met")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

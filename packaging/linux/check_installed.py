@@ -86,10 +86,13 @@ def start_xvfb(work: Path) -> tuple[subprocess.Popen, str]:
         fail("Xvfb", "no free X display number")
     display = f":{number}"
     with open(work / "xvfb.log", "w") as log:  # the child keeps its own copy of the descriptor
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
                                 stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+    # The socket appears before the server answers: wait until a client can connect. (-noreset: Xvfb otherwise
+    # resets when its last client leaves, and an app started in that moment cannot connect.)
+    while not (Path(f"/tmp/.X11-unix/X{number}").exists()
+               and subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0):
         if xvfb.poll() is not None or time.monotonic() > deadline:
             fail("Xvfb", f"did not start: {(work / 'xvfb.log').read_text()[-2000:]}")
         time.sleep(0.1)
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--screenshot", type=Path, help="save a PNG of the first start's screen here")
     parser.add_argument("--skip-selftest", action="store_true", help="only the layout and window checks")
     args = parser.parse_args(argv)
-    for tool in ("dpkg", "Xvfb", "xwininfo"):
+    for tool in ("dpkg", "Xvfb", "xwininfo", "xdpyinfo"):
         if not shutil.which(tool):
             fail("tools", f"{tool} is not installed (apt-get install dpkg xvfb x11-utils)")
     work = Path(tempfile.mkdtemp(prefix="localtune-deb-"))
