@@ -8,7 +8,8 @@ Uses a throwaway LOCALTUNE_HOME with the demo journal. "05-train-run" comes from
 through the Train page's own button: a short training run of TRIAL_STEPS steps (about 5 minutes on a 2-core CPU;
 --no-runs skips it). The Compare and Evaluate pages are shown before a run. "03-journal-read" is an entry in Read
 mode, "03-journal-unsaved" the question asked when leaving an entry that cannot be saved yet, "03-journal-selected"
-two entries selected and "03-journal-pdf" the warning before saving them as a PDF; "10-about" is Help > About.
+two entries selected and "03-journal-pdf" the warning before saving them as a PDF; "10-about" is Help > About;
+"09-locked-training" the lock screen while that run goes on behind it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> int:
         dialog.unlock_button.click()
         _pump(app, lambda w=window: w.is_unlocked and w.lane.pending == 0)
         # Nobody touches this window while the plan is timed and the trial trains, which on a busy machine takes
-        # longer than the auto-lock's 10 idle minutes: locking would end the run, so it waits longer here.
+        # longer than the auto-lock's 10 idle minutes: an auto-lock would hide the pages these pictures show.
         window.idle.set_timeout(3 * 3600)
         journal = window.journal
         journal.table.selectRow(2)
@@ -156,6 +157,15 @@ def main(argv: list[str]) -> int:
         if runs and scheme == "light":
             window.train.config = TrainConfig(epochs=1, max_steps=TRIAL_STEPS)
             window.train.start()
+            # Locked two steps in: the run goes on behind the lock screen, which says so and can stop it.
+            _pump(app, lambda w=window: w.train.progress.value() >= 2, timeout=1800)
+            window.lock()
+            _pump(app, lambda w=window: w.unlock_dialog is not None)
+            _save(window, out, "09-locked-training")
+            window.unlock_dialog.passphrase.setText(PASS)
+            window.unlock_dialog.unlock_button.click()
+            _pump(app, lambda w=window: w.is_unlocked and w.lane.pending == 0)
+            window.show_page(window.pages.index(window.train))
             _run_to_end(app, window.train, timeout=3600)
             _save(window, out, "05-train-run")
 
