@@ -184,7 +184,7 @@ class Registry:
             raise ModelError(f"A model named {name!r} already exists; choose another name.")
         return name
 
-    def add_folder(self, path: str | os.PathLike, name: str | None = None) -> ModelInfo:
+    def add_folder(self, path: str | os.PathLike, name: str | None = None, *, origin: str | None = None) -> ModelInfo:
         """Register a local Hugging Face model folder (config.json + safetensors/bin weights + tokenizer)."""
         path = Path(path).expanduser().resolve()
         if not (path / "config.json").is_file():
@@ -194,18 +194,33 @@ class Registry:
         name = self._unique(name or path.name)
         entries = self._load()
         entries[name] = {"source": "folder", "origin": str(path), "path": str(path)}
+        if origin:
+            entries[name]["found"] = origin
         self._save(entries)
         return self.info(name)
 
-    def add_gguf(self, path: str | os.PathLike, name: str | None = None) -> ModelInfo:
+    def add_gguf(self, path: str | os.PathLike, name: str | None = None, *, origin: str | None = None) -> ModelInfo:
         """Convert a local GGUF file into a cached safetensors folder and register it."""
         path = Path(path).expanduser().resolve()
         name = self._unique(name or path.stem)
         folder = convert_gguf(path, self.models_dir / name)
         entries = self._load()
         entries[name] = {"source": "gguf", "origin": str(path), "path": str(folder)}
+        if origin:
+            entries[name]["found"] = origin
         self._save(entries)
         return self.info(name)
+
+    def add_found(self, found, name: str | None = None) -> ModelInfo:
+        """Add a model discovery found (`discovery.Found`): a folder is used where it is, read-only; a GGUF (an
+        Ollama blob, an LM Studio or GPT4All file) is converted once into localtune's cache. The original is
+        never moved or changed."""
+        if not found.trainable:
+            raise ModelError(f"{found.name} cannot be trained here: {found.problem}.")
+        name = name or found.suggested_name
+        if found.kind == "gguf":
+            return self.add_gguf(found.path, name, origin=found.key)
+        return self.add_folder(found.path, name, origin=found.key)
 
     def pull(self, hub_id: str, name: str | None = None) -> ModelInfo:
         """Download a model from the Hugging Face Hub. The only network access localtune makes, on request."""
@@ -229,6 +244,10 @@ class Registry:
         entries[name] = {"source": "hub", "origin": hub_id, "path": str(folder)}
         self._save(entries)
         return self.info(name)
+
+    def origins(self) -> dict[str, str]:
+        """Real path of each added model's original (a folder or a GGUF file) -> its name in this list."""
+        return {os.path.realpath(e["origin"]): n for n, e in self._load().items() if e.get("source") != "hub"}
 
     def remove(self, name: str) -> None:
         entries = self._load()

@@ -1,0 +1,74 @@
+"""Models already on this computer, as both front ends use them: what is found, whether and how long each
+trains on this journal, and adding one. Discovery reads files only; it never touches the network."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .dataset.checks import Report
+from .paths import Paths
+
+
+def places(paths: Paths):
+    """Where to look: the usual stores of this computer plus the folders the user added."""
+    from .engine.discovery import Places, user_folders
+
+    return Places.here(user_folders(paths.config))
+
+
+def discovered(paths: Paths, *, include_added: bool = True) -> list:
+    """Every model found on this computer (`engine.discovery.Found`), those already added left out unless asked."""
+    from .engine.discovery import discover
+
+    found = discover(places(paths))
+    if include_added:
+        return found
+    added = added_names(paths)
+    return [f for f in found if os.path.realpath(f.path) not in added]
+
+
+def added_names(paths: Paths) -> dict[str, str]:
+    """Real path of each added model's original -> its name in localtune's list."""
+    from .engine.models import Registry
+
+    return Registry(paths.models, paths.config).origins()
+
+
+def add(paths: Paths, key: str, name: str | None = None):
+    """Add the found model `key`; a GGUF is converted once into localtune's cache (the original stays)."""
+    from .engine.discovery import find
+    from .training import registry
+
+    return registry(paths).add_found(find(key, places(paths)), name)
+
+
+def token_lengths(paths: Paths, report: Report, config=None) -> list[tuple[int, int]]:
+    """(tokens, prompt tokens) of each training example, by the starter's tokenizer: the journal's size as any
+    model of a similar vocabulary sees it."""
+    from .engine.data import tokenize
+    from .engine.train import TrainConfig, _tokenizer
+    from .training import registry
+
+    config = config or TrainConfig()
+    tok = _tokenizer(registry(paths).resolve(None))
+    return [(len(t), t.prompt_len) for t in (tokenize(tok, e, config.max_seq_len) for e in report.train)]
+
+
+def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool = False, config=None,
+              hardware=None, rate: float | None = None) -> dict:
+    """Whether each found model trains here on this journal: the engine's plan from the model's sizes and the
+    journal's token lengths, key -> `discovery.Fit` (None when its sizes are unknown). The time comes from
+    `rate` (seconds per parameter per token) or, with `calibrate`, from a few timed steps of the starter
+    (`training.plan_run`), scaled to each model's size."""
+    from .engine.discovery import fit, rate_from_plan
+    from .engine.hardware import detect
+    from .engine.models import estimate_params
+    from .training import plan_run, registry
+
+    report.raise_if_not_ready()
+    lengths = token_lengths(paths, report, config)
+    if calibrate and rate is None:
+        rate = rate_from_plan(plan_run(report, paths, config=config), estimate_params(registry(paths).resolve(None)))
+    hardware = hardware or detect()
+    return {f.key: fit(f, hardware, lengths, config, seconds_per_param_token=rate) for f in found}
