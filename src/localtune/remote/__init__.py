@@ -1,0 +1,1 @@
+"""The headless training server (see server.py); no Qt here."""
