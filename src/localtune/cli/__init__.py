@@ -14,7 +14,7 @@ from .. import privacy
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import journal_cmds
+    from . import bundle_cmds, journal_cmds
 
     parser = argparse.ArgumentParser(
         prog="localtune-cli", description="Your encrypted workplace journal and private AI, from the command line."
@@ -22,15 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", metavar="DIR", help="keep all localtune state under DIR (default: your user folders)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     journal_cmds.register(commands)
+    bundle_cmds.register(commands)
     try:
         from . import training_cmds
     except ImportError:  # training commands arrive with the engine
         pass
     else:
         training_cmds.register(commands)
-        from . import model_cmds
-
-        model_cmds.register(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Training commands: check, names, train, adapters, analyze, eval (models: model_cmds)."""
+"""Training commands: check, names, train, adapters, models, analyze, eval."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .. import training
 from ..errors import InvalidInputError
 from ..journal.repository import Journal
 from ..vault.files import check_folder_destination
-from .common import confirm, journal_of, note, paths_of, print_json, unlocked
+from .common import ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
 
 
 def register(commands) -> None:
@@ -37,7 +37,7 @@ def register(commands) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan and time estimate only")
     p.add_argument("--json", action="store_true", help="JSON lines; the last line is the summary")
     p.set_defaults(handler=cmd_train)
-    p = commands.add_parser("adapters", help="list, rename, delete or export trained adapters")
+    p = commands.add_parser("adapters", help="list, rename, delete, export or import trained adapters")
     sub = p.add_subparsers(dest="action", required=True)
     q = sub.add_parser("list")
     q.add_argument("--json", action="store_true")
@@ -50,7 +50,19 @@ def register(commands) -> None:
     q.add_argument("name")
     q.add_argument("dir")
     q.add_argument("--yes", action="store_true")
+    q = sub.add_parser("import", help="seal an adapter bundle a training server returned in the vault")
+    q.add_argument("file")
+    q.add_argument("--name", help="name for the adapter (default: <base model>-v<N>)")
     p.set_defaults(handler=cmd_adapters)
+    p = commands.add_parser("models", help="base models")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list")
+    q = sub.add_parser("add", help="add a local Hugging Face folder or GGUF file")
+    q.add_argument("path")
+    q.add_argument("--name")
+    q = sub.add_parser("pull", help="download a model by Hub id (the only network feature)")
+    q.add_argument("id")
+    p.set_defaults(handler=cmd_models)
     p = commands.add_parser("analyze", help="read a new situation with the generic, few-shot and tuned model")
     p.add_argument("text", help="the situation, or - to read it from stdin after the passphrase")
     p.add_argument("--adapter")
@@ -228,6 +240,32 @@ def cmd_adapters(args) -> int:
                 raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")
             check_folder_destination(args.dir, what="adapter", paths=vault.paths)
             print(f"Exported to {training.export_adapter(vault, args.name, args.dir)}")
+        elif args.action == "import":
+            from ..bundle.importing import import_adapter
+
+            name, s = import_adapter(vault, args.file, lambda _m: ask_secret("Adapter bundle passphrase: "),
+                                     name=args.name)
+            print(f"Sealed adapter {name!r} in the vault: {s.get('steps')} steps, held-out loss {s.get('eval_loss')}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..engine.hardware import detect
+
+    reg = training.registry(paths_of(args))
+    if args.action == "list":
+        for info in reg.list(free_memory=detect().memory_free):
+            print(info.describe())
+    elif args.action == "add":
+        from pathlib import Path
+
+        adder = reg.add_gguf if Path(args.path).suffix.lower() == ".gguf" else reg.add_folder
+        adder(args.path, args.name or Path(args.path).stem)
+        print("Added.")
+    else:
+        note(f"Downloading {args.id} from the Hugging Face Hub. No journal data is sent.")
+        reg.pull(args.id, args.id.split("/")[-1])
+        print("Downloaded.")
     return 0
 
 
