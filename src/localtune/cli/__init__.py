@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         training_cmds.register(commands)
+        from . import model_cmds
+
+        model_cmds.register(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Training commands: check, names, train, adapters, models, analyze, eval."""
+"""Training commands: check, names, train, adapters, analyze, eval (models: model_cmds)."""
 
 from __future__ import annotations
 
@@ -54,15 +54,6 @@ def register(commands) -> None:
     q.add_argument("file")
     q.add_argument("--name", help="name for the adapter (default: <base model>-v<N>)")
     p.set_defaults(handler=cmd_adapters)
-    p = commands.add_parser("models", help="base models")
-    sub = p.add_subparsers(dest="action", required=True)
-    sub.add_parser("list")
-    q = sub.add_parser("add", help="add a local Hugging Face folder or GGUF file")
-    q.add_argument("path")
-    q.add_argument("--name")
-    q = sub.add_parser("pull", help="download a model by Hub id (the only network feature)")
-    q.add_argument("id")
-    p.set_defaults(handler=cmd_models)
     p = commands.add_parser("analyze", help="read a new situation with the generic, few-shot and tuned model")
     p.add_argument("text", help="the situation, or - to read it from stdin after the passphrase")
     p.add_argument("--adapter")
@@ -246,26 +237,6 @@ def cmd_adapters(args) -> int:
             name, s = import_adapter(vault, args.file, lambda _m: ask_secret("Adapter bundle passphrase: "),
                                      name=args.name)
             print(f"Sealed adapter {name!r} in the vault: {s.get('steps')} steps, held-out loss {s.get('eval_loss')}")
-    return 0
-
-
-def cmd_models(args) -> int:
-    from ..engine.hardware import detect
-
-    reg = training.registry(paths_of(args))
-    if args.action == "list":
-        for info in reg.list(free_memory=detect().memory_free):
-            print(info.describe())
-    elif args.action == "add":
-        from pathlib import Path
-
-        adder = reg.add_gguf if Path(args.path).suffix.lower() == ".gguf" else reg.add_folder
-        adder(args.path, args.name or Path(args.path).stem)
-        print("Added.")
-    else:
-        note(f"Downloading {args.id} from the Hugging Face Hub. No journal data is sent.")
-        reg.pull(args.id, args.id.split("/")[-1])
-        print("Downloaded.")
     return 0
 
 
