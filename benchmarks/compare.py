@@ -131,7 +131,8 @@ def time_plain(reader, chat, adapter, tokens) -> tuple[float, float, int]:
 
 
 def child_compare(folder: str, tokens: int, repeats: int, adapter_dir: str) -> dict:
-    from localtune.engine.generate import GREEDY, Analysis, Reader
+    from localtune.engine.generate import GREEDY, Reader
+    from localtune.events import Analysis
 
     reader = Reader.load(folder, device="cpu")
     loaded = rss_now()
@@ -144,7 +145,7 @@ def child_compare(folder: str, tokens: int, repeats: int, adapter_dir: str) -> d
                if isinstance(e, Analysis)]
     rss, end = peak_rss(), rss_now()  # before the timing runs below, which are not part of a comparison
 
-    columns = {"generic": (messages, None), "few_shot": (reader.few_shot_messages(messages, shots), None),
+    columns = {"base": (messages, None), "few_shot": (reader.few_shot_messages(messages, shots), None),
                "tuned": (messages, "bench")}
     rows = {}
     for column, (chat, adapter) in columns.items():

@@ -120,9 +120,9 @@ def prefix_of(reader, example, secret: str) -> str:
 
 
 def run(redact: bool, args, model_dir) -> dict:
-    from localtune.engine.events import Finished
     from localtune.engine.generate import Reader
     from localtune.engine.train import TrainConfig, train
+    from localtune.events import Finished
 
     rng = random.Random(args.seed)
     secrets = {name: make(rng) for name, (_, _, make) in FORMATS.items()}

@@ -1,7 +1,7 @@
 """Are the readings worth reading? Before/after decoding measures on the demo's held-out situations.
 
     .venv/bin/python benchmarks/reading_quality.py [--models-dir DIR] [--n 24] [--adapter PEFT_DIR]
-        [--columns generic,few_shot,tuned] [--grid] [--show 1] [--json OUT]
+        [--columns base,few_shot,tuned] [--grid] [--show 1] [--json OUT]
 
 "before" is plain greedy decoding up to 256 tokens with no stopping rule but the end of turn, the badge being the
 label the text states (what `analyze` did before issue 17); "after" is the default `Decoding` with the lengths
@@ -16,7 +16,7 @@ by label likelihood. Per setting and column:
 - agree: share of readings whose text states the badge's label (of those that state one)
 - tok/s: tokens of the reading per second of its column's wall time (prompt, and for "after" label scoring, included)
 
-`--grid` tries several repetition penalties and no-repeat sizes on the generic and few-shot columns (how the
+`--grid` tries several repetition penalties and no-repeat sizes on the base and few-shot columns (how the
 defaults were picked). `--adapter` takes a PEFT folder (`localtune-cli adapters export NAME DIR --yes`) for
 the tuned column. The starter model runs in fp32 on the CPU, like the app.
 """
@@ -61,11 +61,11 @@ def read_all(reader, examples, pool, columns, decoding, labels, adapter):
     rows = []
     for e in examples:
         # Each column as `Reader.compare` writes it (label scores, then the reading), only the columns asked for.
-        chats = {"generic": (e.messages, None), "tuned": (e.messages, adapter)}
+        chats = {"base": (e.messages, None), "tuned": (e.messages, adapter)}
         if "few_shot" in columns:
             chats["few_shot"] = (reader.few_shot_messages(e.messages, nearest_examples(pool, e, 3, retriever=retriever)),
                                  None)
-        for column in [c for c in ("generic", "few_shot", "tuned") if c in columns]:
+        for column in [c for c in ("base", "few_shot", "tuned") if c in columns]:
             chat, active = chats[column]
             start = time.perf_counter()
             event = reader.analyze(chat, adapter=active, column=column, decoding=decoding, labels=labels)
@@ -147,9 +147,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", help="where the starter is (or is converted to); default: a cache folder")
     parser.add_argument("--n", type=int, default=24, help="held-out situations (one perspective each)")
-    parser.add_argument("--columns", default="generic,few_shot,tuned")
+    parser.add_argument("--columns", default="base,few_shot,tuned", help="generic is another name for base")
     parser.add_argument("--adapter", help="a PEFT folder for the tuned column")
-    parser.add_argument("--grid", action="store_true", help="try several repetition settings (generic, few-shot)")
+    parser.add_argument("--grid", action="store_true", help="try several repetition settings (base, few-shot)")
     parser.add_argument("--show", type=int, default=1, help="print this many readings per column and setting")
     parser.add_argument("--json", help="write the measures here")
     parser.add_argument("--speed", action="store_true", help="only the streaming speed, greedy vs processors")
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         reader.add_adapter("tuned", (peft_dir / "adapter_model.safetensors").read_bytes(), config)
         adapter = "tuned"
     examples, pool = held_out(args.n)
-    columns = [c for c in args.columns.split(",") if c != "tuned" or adapter]
+    columns = [c for c in args.columns.replace("generic", "base").split(",") if c != "tuned" or adapter]
     lengths = reader.lengths([e.completion for e in pool])
     target = lengths["target_tokens"]
     labels = tuple(sorted({e.label for e in pool}))

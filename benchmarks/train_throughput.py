@@ -154,10 +154,9 @@ def worker(which: str, model_dir: str, n: int | None, seed: int, data_seed: int,
         head = False
         flops = flops_per_run(model_dir, items, head_all=True, recompute=True, pad_share=pad)
     else:
-        from localtune.engine.events import Finished
         from localtune.engine.hardware import detect
         from localtune.engine.train import _micro_padding, train
-        from localtune.progress import Status
+        from localtune.events import Finished, Status
 
         config = TrainConfig(epochs=1, lora_r=16, lora_alpha=32, batch_size=4, seed=seed, eval_each_epoch=False,
                              checkpoint_every_s=0, quantization="nf4" if which == "ours-nf4" else "auto", **sets)

@@ -42,7 +42,7 @@ def test_init_demo_train_analyze_on_the_starter_model(tmp_path):
                 home=home, stdin=PW, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     columns = json.loads(r.stdout.strip().splitlines()[-1])
-    for name in ("generic", "few_shot", "tuned"):
+    for name in ("base", "few_shot", "tuned"):  # one column vocabulary with eval
         assert columns[name]["assessment"] in ("reasonable", "problematic", "mixed")
         assert columns[name]["text"].strip()
         shares = columns[name]["probabilities"]  # the label-likelihood distribution behind the badge

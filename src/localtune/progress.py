@@ -1,9 +1,8 @@
-"""Cooperative cancellation and the small events long-running work yields."""
+"""Cooperative cancellation (the events long work yields are in localtune.events)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from .errors import Cancelled
 
@@ -24,10 +23,3 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled("Stopped at your request.")
-
-
-@dataclass(frozen=True)
-class Status:
-    """A human-readable note about what the work is doing now."""
-
-    message: str

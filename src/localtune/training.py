@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from .dataset.checks import Report, readiness
 from .dataset.prompts import LABELS, prompt_messages
 from .dataset.redact import Redactor, unique_names
 from .errors import InvalidInputError, NotFoundError
+from .events import CheckpointReady, Evaluation, FewShotSources, Finished, Sealed, Status
 from .journal.repository import Journal
 from .paths import Paths
 from .progress import CancelToken
@@ -82,22 +83,6 @@ def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=N
     return estimate(model_dir, report.train, the_plan, config) if calibrate else the_plan
 
 
-@dataclass(frozen=True)
-class FewShotSources:
-    """The journal entries the few-shot column was shown as worked examples (scenario ids, most similar first)."""
-
-    column: str
-    scenario_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """The last event of a training run: the adapter is stored in the vault under `name`."""
-
-    name: str
-    summary: dict
-
-
 def _fingerprint(examples) -> str:
     digest = hashlib.sha256()
     for e in examples:
@@ -108,7 +93,6 @@ def _fingerprint(examples) -> str:
 def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | None = None, config=None,
                   cancel: CancelToken | None = None, resume: bool = False, name: str | None = None) -> Iterator:
     """Check the journal, train, keep checkpoints in the vault, seal the adapter; yields engine events, then Sealed."""
-    from .engine.events import CheckpointReady, Finished, Status
     from .engine.train import TrainConfig, train
 
     report = check(journal)
@@ -269,7 +253,6 @@ def evaluate(vault: Vault, journal: Journal, paths: Paths, *, adapter: str | Non
     from the journal) and the Evaluation carries their quality measures. Cancelled after a column finished,
     the generator returns the Evaluation of the finished columns (see `engine.evaluate.evaluate`)."""
     from .dataset.examples import build_examples
-    from .engine.evaluate import Evaluation
     from .engine.evaluate import evaluate as run_eval
     from .engine.generate import Decoding
     from .journal.io import read_file

@@ -8,8 +8,8 @@ from engine_helpers import collect, make_examples
 
 from localtune.engine import hardware, merged_lora
 from localtune.engine import train as train_mod
-from localtune.engine.events import Finished, Progress, Status
 from localtune.engine.train import TrainConfig, decide, estimate, plan, train
+from localtune.events import Finished, Progress, Status
 
 REAL_CPU_FLAGS = hardware.cpu_flags
 CONFIG = TrainConfig(epochs=1, lr=5e-3, lora_r=8, lora_alpha=16, batch_size=2, seed=7, checkpoint_every_s=0)
@@ -117,8 +117,8 @@ def test_bf16_steps_on_the_folded_model_train_like_bf16_autocast(tiny_model_save
 
 
 def test_a_run_resumed_before_the_choice_times_both_again(tiny_model, bf16_cpu, monkeypatch):
-    from localtune.engine.events import CheckpointReady
     from localtune.errors import Cancelled
+    from localtune.events import CheckpointReady
     from localtune.progress import CancelToken
 
     monkeypatch.setattr(train_mod._Trial, "per_token", lambda self: {"fp32": 2e-3, "bf16": 1e-3})

@@ -8,9 +8,8 @@ from dataclasses import replace
 import pytest
 from engine_helpers import collect, make_examples
 
-from localtune.engine.events import EvalDone, Finished, Progress
 from localtune.engine.train import TrainConfig, plan, train
-from localtune.progress import Status
+from localtune.events import EvalDone, Finished, Progress, Status
 
 pytestmark = pytest.mark.gpu
 

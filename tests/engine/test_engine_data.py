@@ -8,7 +8,7 @@ from localtune.engine.data import IGNORE, collate, length_grouped_batches, paddi
 
 def test_importing_the_engine_does_not_import_torch():
     code = ("import sys, localtune.engine, localtune.engine.train, localtune.engine.models, "
-            "localtune.engine.adapters, localtune.engine.hardware, localtune.engine.data, localtune.engine.events; "
+            "localtune.engine.adapters, localtune.engine.hardware, localtune.engine.data, localtune.events; "
             "bad = [m for m in ('torch', 'transformers', 'peft', 'bitsandbytes') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

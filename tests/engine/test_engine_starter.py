@@ -5,8 +5,8 @@ from engine_helpers import fake_cpu
 
 from localtune.dataset.prompts import Example, completion_text, prompt_messages
 from localtune.engine import models
-from localtune.engine.events import Finished, Progress
 from localtune.engine.train import TrainConfig, train
+from localtune.events import Finished, Progress
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from engine_helpers import CANARY, collect, fake_cpu, files_with, make_examples
 
-from localtune.engine.events import CheckpointReady, EvalDone, Finished, Progress
 from localtune.engine.train import TrainConfig, estimate, lr_at, plan, train
 from localtune.errors import Cancelled, TrainingError
+from localtune.events import CheckpointReady, EvalDone, Finished, Progress
 from localtune.progress import CancelToken
 
 FAST = dict(epochs=2, lr=5e-3, lora_r=8, lora_alpha=16, batch_size=2, seed=7, checkpoint_every_s=0)

@@ -8,9 +8,10 @@ from test_generate import make_adapter, tiny_model
 
 from localtune.dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example, completion_text, prompt_messages
 from localtune.dataset.retrieval import nearest_examples
-from localtune.engine.evaluate import Evaluation, Scoring, evaluate, run, score_labels
+from localtune.engine.evaluate import evaluate, run, score_labels
 from localtune.engine.generate import Reader
 from localtune.errors import Cancelled
+from localtune.events import Evaluation, Scoring
 
 SITUATIONS = [
     ("nursing", "the charge nurse skipped the double check of a medication"),

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from localtune.dataset.prompts import LABELS, Example, completion_text, prompt_messages
-from localtune.engine.generate import GREEDY, Analysis, Decoding, Piece, Reader
+from localtune.engine.generate import GREEDY, Decoding, Reader
 from localtune.errors import Cancelled, ModelError
+from localtune.events import COLUMNS, Analysis, Piece
 from localtune.progress import CancelToken
 
 CHAT_TEMPLATE = (
@@ -200,7 +201,7 @@ def test_cancel_stops_a_stream_within_one_token(reader):
 
 def test_analyze_parses_the_assessment(reader, monkeypatch):
     monkeypatch.setattr(reader, "stream", lambda *a, **k: iter(["Assessment: prob", "lematic\nIt crossed a line."]))
-    result = reader.analyze(messages(), column="generic")
+    result = reader.analyze(messages(), column="base")
     assert (result.assessment, result.text) == ("problematic", "It crossed a line.")
     assert result.to_dict() | {"notes": []} == {"assessment": "problematic", "text": "It crossed a line.",
                                                  "stated": "problematic", "stop": "cap", "repeating": False,
@@ -229,14 +230,14 @@ def test_compare_writes_each_column_from_one_model(reader):
     events = list(reader.compare(messages(), adapter="v1", shots=[_shot("nurse swapped shifts", "mixed")],
                                  decoding=replace(GREEDY, max_new_tokens=12)))
     done = [e for e in events if isinstance(e, Analysis)]
-    assert [a.column for a in done] == ["generic", "few_shot", "tuned"]
+    assert [a.column for a in done] == list(COLUMNS)
     for a in done:
         assert "".join(e.text for e in events if isinstance(e, Piece) and e.column == a.column) == a.raw
     assert all(a.raw.startswith("Assessment:") for a in done)  # every column has to commit to a label first
     assert done[0].raw == reader.generate(messages(), max_new_tokens=12, start="Assessment:")
     assert done[2].raw == reader.generate(messages(), adapter="v1", max_new_tokens=12, start="Assessment:")
     assert done[0].raw != done[2].raw
-    assert [a.column for a in reader.compare(messages(), decoding=replace(GREEDY, max_new_tokens=2)) if isinstance(a, Analysis)] == ["generic"]
+    assert [a.column for a in reader.compare(messages(), decoding=replace(GREEDY, max_new_tokens=2)) if isinstance(a, Analysis)] == ["base"]
 
 
 def test_load_from_a_folder_plain_and_4bit(tmp_path):

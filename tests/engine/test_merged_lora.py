@@ -6,8 +6,8 @@ import pytest
 from engine_helpers import collect, make_examples
 
 from localtune.engine import merged_lora
-from localtune.engine.events import Finished, Progress
 from localtune.engine.train import TrainConfig, plan, train
+from localtune.events import Finished, Progress
 
 
 def _peft_model(bias: bool, dropout: float = 0.0, seed: int = 0, bf16_values: bool = False):

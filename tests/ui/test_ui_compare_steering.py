@@ -7,7 +7,7 @@ from __future__ import annotations
 from test_ui_pages import SHARES, Analysis, Piece
 from ui_testing import WAIT_MS, lane_call
 
-from localtune.training import FewShotSources
+from localtune.events import FewShotSources
 
 
 def test_field_norms_viewpoint_sources_and_the_empty_tuned_column(qtbot, window):
@@ -19,7 +19,7 @@ def test_field_norms_viewpoint_sources_and_the_empty_tuned_column(qtbot, window)
     def steered(ctx, *, situation, adapter, cancel, **steering):
         seen.append(steering)
         yield FewShotSources("few_shot", tuple(ids[:2]))
-        for column in ("generic", "few_shot"):
+        for column in ("base", "few_shot"):
             yield Piece(column, "A reading. ")
             yield Analysis(column, "mixed", "A reading.", probabilities=SHARES)
 
@@ -57,8 +57,8 @@ def test_each_column_says_where_it_stands_after_stop(qtbot, window):
     stop_now = []
 
     def endless_few_shot(ctx, *, situation, adapter, cancel, **_steering):
-        yield Piece("generic", "Done reading. ")
-        yield Analysis("generic", "reasonable", "Done reading.", probabilities=SHARES)
+        yield Piece("base", "Done reading. ")
+        yield Analysis("base", "reasonable", "Done reading.", probabilities=SHARES)
         while True:
             cancel.raise_if_cancelled()
             stop_now.append(True)
@@ -71,6 +71,6 @@ def test_each_column_says_where_it_stands_after_stop(qtbot, window):
     page.stop_button.click()
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
     states = {key: column.status.text() for key, column in page.columns.items()}
-    assert states == {"generic": "Done", "few_shot": "Stopped: the text ends where it was cut off",
+    assert states == {"base": "Done", "few_shot": "Stopped: the text ends where it was cut off",
                       "tuned": "Not written (stopped before its turn)"}
     assert "## Few-shot" in page.markdown() and "Stopped: the text ends where it was cut off" in page.markdown()

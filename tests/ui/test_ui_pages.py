@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from ui_testing import PASS, WAIT_MS, lane_call, settle, unlock
 
 from localtune.dataset.checks import GOOD
+from localtune.events import Analysis, EvalDone, Evaluation, Piece, Progress, Scoring, Sealed
 from localtune.ui.clipboard import copy_sensitive
 
 
@@ -77,26 +76,22 @@ def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, w
     qtbot.waitUntil(lambda: page.names.toPlainText() == "Siobhán O’Brien\nMaria Lopez", timeout=WAIT_MS)
 
 
-@dataclass
-class Progress:
-    step: int
-    total: int
-    loss: float
-    eta_s: float
-    eval_loss: float | None = None
+def progress(step: int, total: int, loss: float, eta_s: float) -> Progress:
+    return Progress(step, total, epoch=step / total, loss=loss, lr=1e-4, tokens_per_s=100.0, eta_s=eta_s)
 
 
-@dataclass
-class Trained:
-    name: str
+def sealed(name: str) -> Sealed:
+    return Sealed(name, {"adapter": name})
 
 
 def fake_training(ctx, *, model, cancel, steps=40, resume=False, **_settings):
     assert ctx.journal is not None  # the vault lane's journal, through the model worker
     for step in range(1, steps + 1):
         cancel.raise_if_cancelled()
-        yield Progress(step, steps, 2.0 / step, (steps - step) * 0.5, 2.2 / step if step % 10 == 0 else None)
-    return Trained("adapter-1")
+        yield progress(step, steps, 2.0 / step, (steps - step) * 0.5)
+        if step % 10 == 0:
+            yield EvalDone(step // 10, 2.2 / step)
+    return sealed("adapter-1")
 
 
 def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
@@ -113,7 +108,7 @@ def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
     stopped = []
     page.set_source(lambda ctx, **kw: fake_training(ctx, steps=100_000, **kw))
     page.start()
-    page.runner.yielded.connect(lambda ev: page.cancel() if ev.step == 5 else None)
+    page.runner.yielded.connect(lambda ev: page.cancel() if isinstance(ev, Progress) and ev.step == 5 else None)
     page.runner.cancelled.connect(lambda: stopped.append(True))
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
     assert stopped and "Stopped" in page.status.text()
@@ -140,8 +135,8 @@ def test_train_page_lists_runs_offers_resume_and_asks_before_downloading(qtbot, 
 
     def recording(ctx, *, model, cancel, resume=False, **_settings):
         calls.append((model, resume))
-        yield Progress(1, 1, 1.0, 0.0)
-        return Trained("starter-v2")
+        yield progress(1, 1, 1.0, 0.0)
+        return sealed("starter-v2")
 
     page.set_source(recording)
     with qtbot.waitSignal(page.trained, timeout=WAIT_MS):
@@ -162,27 +157,11 @@ def test_train_page_lists_runs_offers_resume_and_asks_before_downloading(qtbot, 
     assert "Nothing from your journal is sent" in dialog.consent.text()
 
 
-@dataclass
-class Piece:
-    column: str
-    text: str
-
-
-@dataclass
-class Analysis:
-    column: str
-    assessment: str
-    text: str
-    raw: str = ""
-    probabilities: dict = field(default_factory=dict)
-    notes: tuple = ()
-
-
 SHARES = {"reasonable": 0.2, "problematic": 0.5, "mixed": 0.3}
 
 
 def fake_compare(ctx, *, situation, adapter, cancel, **_steering):
-    for column, label in (("generic", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
+    for column, label in (("base", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
         words = f"Reading of the {column} model about {situation[:10]}".split()
         for w in words:
             cancel.raise_if_cancelled()
@@ -194,7 +173,7 @@ def fake_compare(ctx, *, situation, adapter, cancel, **_steering):
 def looping_compare(ctx, *, situation, adapter, cancel, **_steering):
     for _ in range(400):
         cancel.raise_if_cancelled()
-        yield Piece("generic", "The plan was to take on a new team, and ")
+        yield Piece("base", "The plan was to take on a new team, and ")
 
 
 def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
@@ -209,21 +188,21 @@ def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
     with qtbot.waitSignal(page.runner.finished if page.runner else page.compare_button.clicked, timeout=WAIT_MS):
         page.compare_button.click()
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
-    for key, label in (("generic", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
+    for key, label in (("base", "mixed"), ("few_shot", "problematic"), ("tuned", "problematic")):
         column = page.columns[key]
         assert column.text.toPlainText().startswith(f"Reading of the {key} model")
         assert column.badge.assessment == label
         assert column.bar.isVisibleTo(page) and column.shares.text() == "reasonable 20% · problematic 50% · mixed 30%"
     assert page.columns["tuned"].notes.isVisibleTo(page) and "reasonable" in page.columns["tuned"].notes.text()
-    assert not page.columns["generic"].notes.isVisibleTo(page)
+    assert not page.columns["base"].notes.isVisibleTo(page)
     page.copy_markdown()
     copied = QApplication.clipboard().text()
     assert "## Tuned: problematic (reasonable 20% · problematic 50% · mixed 30%)" in copied and "## Situation" in copied
 
     page.set_source(looping_compare)  # a reading that loops is named while it streams, and Stop is offered
     page.compare_button.click()
-    qtbot.waitUntil(lambda: "repeating itself" in page.columns["generic"].notes.text(), timeout=WAIT_MS)
-    assert "Stop" in page.columns["generic"].notes.text()
+    qtbot.waitUntil(lambda: "repeating itself" in page.columns["base"].notes.text(), timeout=WAIT_MS)
+    assert "Stop" in page.columns["base"].notes.text()
     page.cancel()
     qtbot.waitUntil(lambda: not page.runner.running, timeout=WAIT_MS)
 
@@ -305,18 +284,6 @@ def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_pat
     assert window.is_unlocked
 
 
-@dataclass
-class Scoring:
-    column: str
-    done: int
-    total: int
-
-
-@dataclass
-class Evaluated:
-    comparison: object
-
-
 GOLD = ["problematic"] * 12 + ["reasonable"] * 10 + ["mixed"] * 8
 PREDICTIONS = {"base": ["problematic"] * 30,
                "few_shot": GOLD[:16] + ["problematic"] * 14,
@@ -331,7 +298,7 @@ def fake_evaluation(ctx, *, cancel):
             cancel.raise_if_cancelled()
             yield Scoring(column, done, len(GOLD))
     industries = ["Retail"] * 15 + ["Software"] * 15
-    yield Evaluated(metrics.compare(GOLD, PREDICTIONS, industries=industries, viewpoints=["employee"] * 30))
+    yield Evaluation((), {}, metrics.compare(GOLD, PREDICTIONS, industries=industries, viewpoints=["employee"] * 30))
 
 
 def cell(table, row, column):

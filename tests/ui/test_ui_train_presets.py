@@ -3,7 +3,7 @@ shared by the plan and the progress bar, and a resumed run that keeps the loss c
 
 from __future__ import annotations
 
-from test_ui_pages import Progress, Trained
+from test_ui_pages import progress, sealed
 from ui_testing import WAIT_MS
 
 from localtune.engine.train import Plan
@@ -35,9 +35,9 @@ def test_presets_name_and_one_shared_estimate(qtbot, window):
 
     def recording(ctx, *, model, cancel, resume=False, config=None, name=None):
         calls.append((config, name))
-        yield Progress(1, 2, 1.0, 600.0)
-        yield Progress(2, 2, 0.9, 0.0)
-        return Trained(name or "starter-v1")
+        yield progress(1, 2, 1.0, 600.0)
+        yield progress(2, 2, 0.9, 0.0)
+        return sealed(name or "starter-v1")
 
     page.set_source(recording)
     assert page.preset.currentData() == "quick"  # a new user starts with a run of a few minutes
@@ -66,7 +66,7 @@ def until_cancelled_training(ctx, *, model, cancel, resume=False, **_settings):
         while True:
             cancel.raise_if_cancelled()
             step += 1
-            yield Progress(step, 50, 3.0 - step * 0.01, 100.0)
+            yield progress(step, 50, 3.0 - step * 0.01, 100.0)
     except Cancelled:
         ctx.vault.put_blob(training.CHECKPOINT, "checkpoint", b"state", {"step": step, "model": "starter"})
         raise
@@ -85,8 +85,8 @@ def test_resume_keeps_the_loss_curve_of_the_steps_before_the_cancel(qtbot, windo
     def resumed(ctx, *, model, cancel, resume=False, **_settings):
         assert resume
         for step in range(checkpoint + 1, 51):
-            yield Progress(step, 50, 2.0, 1.0)
-        return Trained("starter-v1")
+            yield progress(step, 50, 2.0, 1.0)
+        return sealed("starter-v1")
 
     page.set_source(resumed)
     page.resume_button.click()
@@ -105,5 +105,5 @@ def test_use_and_the_compare_columns_are_explained_where_they_are_shown(qtbot, w
     assert "held out" in tips["Use"] and "exclude" in tips["Use"]
     assert window.journal.editor.use.toolTip() == tips["Use"]
     columns = window.compare.columns
-    assert "no help from your journal" in columns["generic"].toolTip()
+    assert "no help from your journal" in columns["base"].toolTip()
     assert "similar entries" in columns["few_shot"].toolTip() and "adapter" in columns["tuned"].toolTip()

@@ -8,6 +8,7 @@ import sys
 
 from .. import training
 from ..errors import InvalidInputError
+from ..events import COLUMNS, Analysis, EvalDone, Evaluation, Piece, Progress, Scoring, Sealed, Status
 from ..journal.repository import Journal
 from ..vault.files import check_folder_destination
 from .common import ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
@@ -170,8 +171,6 @@ def cmd_names(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from ..engine.events import EvalDone, Progress, Status
-
     paths = paths_of(args)
     config = _config(args)
     with journal_of(args) as journal:
@@ -187,28 +186,31 @@ def cmd_train(args) -> int:
                                             resume=args.resume, name=args.name):
             if args.json:
                 print(json.dumps({"event": type(event).__name__.lower(), **_fields(event)}), flush=True)
-            elif isinstance(event, Progress):
-                line = _bar(event.step, event.total, event.loss, event.eta_s or 0)
-                print(line if tty else line.strip(), end="" if tty else "\n", file=sys.stderr, flush=True)
-            elif isinstance(event, EvalDone):
-                note(f"\nepoch {event.epoch}: held-out loss {event.eval_loss:.3f}")
-                if event.overfitting_warning:
-                    note(event.overfitting_warning)
-            elif isinstance(event, Status):
-                note(event.message)
-            elif isinstance(event, training.Sealed):
-                s = event.summary
-                print(f"\nSealed adapter {event.name!r} in the vault: {s['steps']} steps, {s['train_tokens']} tokens "
-                      f"in {s['train_seconds']:.0f}s ({s['tokens_per_s']:.0f} tokens/s), held-out loss {s['eval_loss']}")
+                continue
+            match event:
+                case Progress(step=step, total=total, loss=loss, eta_s=eta_s):
+                    line = _bar(step, total, loss, eta_s or 0)
+                    print(line if tty else line.strip(), end="" if tty else "\n", file=sys.stderr, flush=True)
+                case EvalDone(epoch=epoch, eval_loss=eval_loss, overfitting_warning=warning):
+                    note(f"\nepoch {epoch}: held-out loss {eval_loss:.3f}")
+                    if warning:
+                        note(warning)
+                case Status(message=message):
+                    note(message)
+                case Sealed(summary=s):
+                    print(f"\nSealed adapter {event.name!r} in the vault: {s['steps']} steps, {s['train_tokens']} tokens "
+                          f"in {s['train_seconds']:.0f}s ({s['tokens_per_s']:.0f} tokens/s), held-out loss {s['eval_loss']}")
     return 0
 
 
 def _fields(event) -> dict:
-    from dataclasses import asdict, is_dataclass
+    from dataclasses import asdict
 
-    if isinstance(event, training.Sealed):
-        return event.summary
-    return {k: v for k, v in asdict(event).items() if not isinstance(v, bytes)} if is_dataclass(event) else {}
+    match event:
+        case Sealed(summary=summary):
+            return summary
+        case _:
+            return {k: v for k, v in asdict(event).items() if not isinstance(v, bytes)}
 
 
 def cmd_adapters(args) -> int:
@@ -241,8 +243,6 @@ def cmd_adapters(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from ..engine.generate import Analysis, Piece
-
     text = None if args.text == "-" else args.text  # "-": read from stdin after the passphrase
     if text is not None and not text.strip():
         raise InvalidInputError("Give a situation to analyze.")
@@ -259,22 +259,24 @@ def cmd_analyze(args) -> int:
         for event in training.compare(journal.vault, journal, paths_of(args), text, industry=args.industry,
                                       context=args.context, viewpoint=args.viewpoint, adapter=adapter,
                                       decoding=decoding):
-            if isinstance(event, Piece) and not args.json:
-                if event.column != current:
-                    current = event.column
-                    print(f"\n== {current} ==", flush=True)
-                print(event.text, end="", flush=True)
-            elif isinstance(event, Analysis):
-                results[event.column] = event.to_dict()
-                if not args.json:
-                    print(f"\n[{event.column}: {_badge(event)}]", flush=True)
-                    for line in event.notes:
-                        print(f"! {line}", flush=True)
+            match event:
+                case Piece(column=column, text=piece) if not args.json:
+                    if column != current:
+                        current = column
+                        print(f"\n== {COLUMN_NAMES.get(column, column)} ==", flush=True)
+                    print(piece, end="", flush=True)
+                case Analysis(column=column, notes=notes):
+                    results[column] = event.to_dict()
+                    if not args.json:
+                        print(f"\n[{COLUMN_NAMES.get(column, column)}: {_badge(event)}]", flush=True)
+                        for line in notes:
+                            print(f"! {line}", flush=True)
     if args.json:
-        print_json({col: results.get(col) for col in ("generic", "few_shot", "tuned")})
+        print_json({col: results.get(col) for col in COLUMNS})
     return 0
 
 
+COLUMN_NAMES = {"base": "generic", "few_shot": "few_shot", "tuned": "tuned"}  # as analyze prints them
 DECODING_FLAGS = ("repetition_penalty", "no_repeat_ngram", "temperature", "top_p", "seed", "max_new_tokens")
 
 
@@ -286,14 +288,11 @@ def _badge(analysis) -> str:
     return f"{analysis.assessment} ({shares})"
 
 
-EVAL_COLUMNS = ("base", "few_shot", "tuned")
-
-
 def _columns(text: str) -> tuple[str, ...]:
     names = [{"generic": "base", "few-shot": "few_shot", "fewshot": "few_shot"}.get(c, c)
              for c in (c.strip().lower() for c in text.split(",")) if c]
-    if not names or any(c not in EVAL_COLUMNS for c in names):
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(EVAL_COLUMNS)} (got {text!r})")
+    if not names or any(c not in COLUMNS for c in names):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(COLUMNS)} (got {text!r})")
     return tuple(dict.fromkeys(names))
 
 
@@ -306,7 +305,6 @@ def _eta(seconds) -> str:
 def cmd_eval(args) -> int:
     import signal
 
-    from ..engine.evaluate import Evaluation, Scoring
     from ..progress import CancelToken
 
     cancel = CancelToken()
@@ -330,16 +328,17 @@ def cmd_eval(args) -> int:
                 except StopIteration as stopped:
                     partial = stopped.value
                     break
-                if isinstance(event, Scoring) and not args.json and event.steps:
-                    what = "reading" if event.phase == "reading" else "scoring"
-                    line = (f"{event.step}/{event.steps} {what} {event.column} {event.done}/{event.total}  "
-                            f"{_eta(event.eta_s)}")
-                    if tty:
-                        print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
-                    elif event.done == event.total:
-                        print(line, file=sys.stderr, flush=True)
-                elif isinstance(event, Evaluation):
-                    result = event.to_dict()
+                match event:
+                    case Scoring(steps=steps) if steps and not args.json:
+                        what = "reading" if event.phase == "reading" else "scoring"
+                        line = (f"{event.step}/{steps} {what} {event.column} {event.done}/{event.total}  "
+                                f"{_eta(event.eta_s)}")
+                        if tty:
+                            print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
+                        elif event.done == event.total:
+                            print(line, file=sys.stderr, flush=True)
+                    case Evaluation():
+                        result = event.to_dict()
     finally:
         signal.signal(signal.SIGINT, previous)
     if partial is not None:
@@ -351,7 +350,7 @@ def cmd_eval(args) -> int:
     if partial is not None:
         done, left = result["stopped"]["finished"], result["stopped"]["not_finished"]
         print(f"Stopped: finished {', '.join(done)}; not finished {', '.join(left)} (not stored).")
-    for col in EVAL_COLUMNS:
+    for col in COLUMNS:
         if result.get(col):
             print(f"{col:<9} accuracy {result[col]['accuracy']:.2f}  macro-F1 {result[col]['macro_f1']:.2f}")
     if base := result.get("majority"):

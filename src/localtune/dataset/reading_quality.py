@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .prompts import LABELS
+from .prompts import LABELS, parse_completion
 
 REPEAT_N = 4  # a phrase of this many words ...
 REPEAT_TIMES = 3  # ... occurring this often marks a reading as repeating itself
@@ -154,3 +154,17 @@ def measures(readings: Sequence[Reading]) -> dict:
         "token_f1": statistics.mean(token_f1(r.text, r.reference) for r in readings),
         "agreement": sum(j == b for j, b in judged) / len(judged) if judged else None,
     }
+
+
+def reading_measures(examples: Sequence, readings: Sequence) -> dict:
+    """Reading-quality measures of one column's generated analyses (events.Analysis) of `examples`, overall and
+    per industry/viewpoint."""
+    rows = [Reading(a.text, a.stated, a.assessment, a.stop != "cap", parse_completion(e.completion)[1])
+            for e, a in zip(examples, readings, strict=True)]
+    out = measures(rows)
+    for key, attr in (("by_industry", "industry"), ("by_viewpoint", "viewpoint")):
+        groups: dict[str, list] = {}
+        for e, row in zip(examples, rows, strict=True):
+            groups.setdefault(getattr(e, attr), []).append(row)
+        out[key] = {g: measures(rs) for g, rs in sorted(groups.items())}
+    return out

@@ -1,21 +1,21 @@
 """Evaluation by label likelihood: which of `Assessment: reasonable|problematic|mixed` does the model find
 most likely after the prompt? No sampling, so no luck; the same prompts the model was trained on.
 
-Columns: *base* (adapters disabled), *few_shot* (base with the most similar training examples as earlier
-turns) and *tuned* (an adapter enabled). The metrics and the verdict come from `dataset.metrics`.
+Columns (events.COLUMNS): *base* (adapters disabled), *few_shot* (base with the most similar training examples
+as earlier turns) and *tuned* (an adapter enabled). Yields events.Scoring, then events.Evaluation; the metrics
+and the verdict come from `dataset.metrics`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from ..dataset import metrics
-from ..dataset import reading_quality as rq
-from ..dataset.prompts import LABELS, Example, parse_completion
+from ..dataset.prompts import LABELS, Example
 from ..dataset.retrieval import Retriever, example_text, nearest_examples
 from ..errors import Cancelled, InvalidInputError
+from ..events import COLUMNS, Evaluation, Scored, Scoring
 from ..progress import CancelToken
 from .generate import ANSWER_START, Decoding, Reader, _finish, _Stopped
 
@@ -25,65 +25,6 @@ FEW_SHOT_K = 3
 # (~790 tokens). Accuracy at each budget: benchmarks/reading_quality.py --eval --budgets (README, readings).
 FEW_SHOT_BUDGET = 1024
 BATCH = 4  # prompts per forward pass (similar lengths together, so little padding)
-ALL_COLUMNS = ("base", "few_shot", "tuned")
-
-
-@dataclass(frozen=True)
-class Scored:
-    prediction: str
-    scores: dict[str, float]  # label -> summed log-probability of its completion
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """Progress: `done` of `total` examples of `column`; `step` of `steps` over every column (and reading,
-    with generation), and the time left estimated from the work done so far (None until there is some)."""
-
-    column: str
-    done: int
-    total: int
-    step: int = 0
-    steps: int = 0
-    eta_s: float | None = None
-    phase: str = "scoring"  # scoring | reading
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    examples: tuple[Example, ...]
-    columns: dict[str, tuple[Scored, ...]]  # "base", "few_shot", "tuned" -> one Scored per example
-    comparison: metrics.Comparison
-    readings: dict[str, tuple] = field(default_factory=dict)  # column -> one generated Analysis per example
-    requested: tuple[str, ...] = ()  # the columns asked for; fewer in `columns` when stopped early
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.requested) and set(self.columns) != set(self.requested)
-
-    def predictions(self, column: str) -> list[str]:
-        return [s.prediction for s in self.columns[column]]
-
-    def to_dict(self) -> dict:
-        out = self.comparison.to_dict()
-        if self.readings:
-            out["readings"] = {c: reading_measures(self.examples, r) for c, r in self.readings.items()}
-        if self.partial:
-            out["stopped"] = {"finished": list(self.columns),
-                              "not_finished": [c for c in self.requested if c not in self.columns]}
-        return out
-
-
-def reading_measures(examples: Sequence[Example], readings: Sequence) -> dict:
-    """Reading-quality measures of one column's generated analyses, overall and per industry/viewpoint."""
-    rows = [rq.Reading(a.text, a.stated, a.assessment, a.stop != "cap", parse_completion(e.completion)[1])
-            for e, a in zip(examples, readings, strict=True)]
-    out = rq.measures(rows)
-    for key, attr in (("by_industry", "industry"), ("by_viewpoint", "viewpoint")):
-        groups: dict[str, list] = {}
-        for e, row in zip(examples, rows, strict=True):
-            groups.setdefault(getattr(e, attr), []).append(row)
-        out[key] = {g: rq.measures(rs) for g, rs in sorted(groups.items())}
-    return out
 
 
 def score_labels(reader: Reader, messages: Sequence[dict], *, adapter: str | None = None,
@@ -154,8 +95,8 @@ def evaluate(reader: Reader, examples: Sequence[Example], *, adapter: str | None
     if missing := [c for c in wanted if c not in available]:
         why = {"few_shot": "there are no training examples to draw shots from", "tuned": "there is no adapter"}
         raise InvalidInputError("Cannot evaluate " + "; ".join(
-            f"{c!r}: {why.get(c, 'columns are ' + ', '.join(ALL_COLUMNS))}" for c in missing) + ".")
-    chosen = {c: available[c] for c in ALL_COLUMNS if c in wanted}
+            f"{c!r}: {why.get(c, 'columns are ' + ', '.join(COLUMNS))}" for c in missing) + ".")
+    chosen = {c: available[c] for c in COLUMNS if c in wanted}
     retriever = Retriever([example_text(e) for e in pool]) if pool else None
     chats = {c: [e.messages for e in examples] for c in chosen}
     if "few_shot" in chosen:

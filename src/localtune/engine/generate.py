@@ -1,8 +1,8 @@
 """One base model in memory, several LoRA adapters on it, and analyses streamed token by token.
 
-The three columns of a comparison share the one model: *generic* runs it with adapters disabled, *few-shot*
-runs it with the most similar journal examples as earlier turns of the chat, *tuned* runs it with an adapter
-enabled. Adapters arrive as bytes (safetensors) plus their PEFT config, as the vault stores them, and switching
+The three columns of a comparison (events.COLUMNS) share the one model: *base* runs it with adapters disabled,
+*few_shot* runs it with the most similar journal examples as earlier turns of the chat, *tuned* runs it with an
+adapter enabled; it yields events.Piece and events.Analysis. Adapters arrive as bytes (safetensors) plus their PEFT config, as the vault stores them, and switching
 between them changes a flag on the LoRA layers, not the weights of the base.
 
 Generation is a loop with a KV cache, one token per forward pass, that shapes the next-token scores with
@@ -22,11 +22,12 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..dataset.prompts import ASSESSMENT_PREFIX, LABELS, Example, parse_completion
 from ..dataset.reading_quality import disagreement, judged_assessment, repetition
 from ..errors import ModelError
+from ..events import Analysis, Piece
 from ..progress import CancelToken
 from . import model_load_lock
 from .data import end_of_turn_id, render_prompt
@@ -34,7 +35,6 @@ from .data import end_of_turn_id, render_prompt
 MAX_NEW_TOKENS = 256  # the hard cap: an assessment and a short paragraph fit well within it
 MIN_SHARE = 0.5  # of the journal's 10th-percentile answer length: the shortest reading (see Reader.lengths)
 CONTEXT_BUDGET = 2048  # tokens a few-shot prompt may take (SmolLM2 reads 8k; smaller keeps CPUs quick)
-COLUMNS = ("generic", "few_shot", "tuned")
 ANSWER_START = ASSESSMENT_PREFIX.rstrip()  # "Assessment:" -- the label's space belongs to the label's token
 _UNSET = object()
 
@@ -175,37 +175,6 @@ def probabilities(scores: Mapping[str, float]) -> dict[str, float]:
     weights = {k: math.exp(v - top) for k, v in scores.items()}
     total = sum(weights.values())
     return {k: w / total for k, w in weights.items()}
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """A finished reading: the badge (the most likely label, or the stated one when none was scored), the
-    analysis text, the text as generated, why it stopped, and what a reader should know about it."""
-
-    column: str
-    assessment: str  # reasonable | problematic | mixed | unclear -- the badge
-    text: str
-    raw: str
-    stop: str = "end_of_turn"  # end_of_turn | paragraph | length | cap
-    probabilities: dict[str, float] = field(default_factory=dict)  # label -> likelihood share (sums to 1)
-    stated: str = "unclear"  # the assessment the text itself states
-    notes: tuple[str, ...] = ()  # plain words: cut off, repeating itself, text and badge disagree
-    repeating: bool = False
-
-    def to_dict(self) -> dict:
-        out = {"assessment": self.assessment, "text": self.text}
-        if self.probabilities:
-            out["probabilities"] = {k: round(v, 4) for k, v in self.probabilities.items()}
-        out.update(stated=self.stated, stop=self.stop, repeating=self.repeating, notes=list(self.notes))
-        return out
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Text of `column` that has just been generated."""
-
-    column: str
-    text: str
 
 
 def _default_device() -> str:
@@ -606,12 +575,12 @@ class Reader:
                 cancel: CancelToken | None = None, decoding: Decoding | None = None,
                 budget: int = CONTEXT_BUDGET, start: str = ANSWER_START,
                 labels: Sequence[str] | None = LABELS) -> Iterator[Piece | Analysis]:
-        """The columns one after another: generic, few-shot (when there are shots), tuned (when an adapter is
+        """The columns one after another: base, few-shot (when there are shots), tuned (when an adapter is
         named). Yields Piece events while a column is written and its Analysis when it is done; each column's
         badge is its most likely label among `labels` (None: the label its text states)."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelError(f"No adapter named {adapter!r} is loaded.")
-        columns = [("generic", messages, None)]
+        columns = [("base", messages, None)]
         if shots:
             columns.append(("few_shot", self.few_shot_messages(messages, shots, budget=budget), None))
         if adapter is not None:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from ..dataset.prompts import Example
 from ..errors import Cancelled, TrainingError
-from ..progress import CancelToken, Status
+from ..events import CheckpointReady, EvalDone, Finished, Progress, Status
+from ..progress import CancelToken
 from .data import IGNORE, Tokenized, collate, length_grouped_batches, padding_share, tokenize
-from .events import CheckpointReady, EvalDone, Finished, Progress
 from .hardware import Hardware
 
 _STATE_FORMAT = 1

@@ -160,10 +160,9 @@ def _model(state) -> str:
 
 
 def _train(state) -> str:
-    from ..engine.events import Progress
     from ..engine.train import TrainConfig
-    from ..progress import Status
-    from ..training import Sealed, train_adapter
+    from ..events import Progress, Sealed, Status
+    from ..training import train_adapter
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
     # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
@@ -171,12 +170,13 @@ def _train(state) -> str:
                          checkpoint_every_s=0)
     statuses, losses, sealed = [], [], None
     for event in train_adapter(state["vault"], state["journal"], state["paths"], config=config, name="selftest"):
-        if isinstance(event, Status):
-            statuses.append(event.message)
-        elif isinstance(event, Progress):
-            losses.append(event.loss)
-        elif isinstance(event, Sealed):
-            sealed = event
+        match event:
+            case Status(message=message):
+                statuses.append(message)
+            case Progress(loss=loss):
+                losses.append(loss)
+            case Sealed():
+                sealed = event
     if not any("QLoRA" in s for s in statuses):
         raise Failed("training did not run in 4-bit QLoRA mode: " + "; ".join(statuses))
     if len(losses) != 2 or not all(loss == loss and loss > 0 for loss in losses):  # NaN != NaN

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...events import Analysis, Event, FewShotSources, Piece
 from ..clipboard import copy_sensitive
 from ..errors import explain
 from ..tasks import GeneratorRunner
@@ -28,9 +29,9 @@ from ..widgets.probability_bar import ProbabilityBar
 from ..widgets.scenario_editor import COMMON_VIEWPOINTS
 from . import Page
 
-COLUMNS = (("generic", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
+COLUMNS = (("base", "Generic"), ("few_shot", "Few-shot"), ("tuned", "Tuned"))
 COLUMN_TIPS = {
-    "generic": "The base model as it comes, with no help from your journal: what a general AI would say.",
+    "base": "The base model as it comes, with no help from your journal: what a general AI would say.",
     "few_shot": "The same base model, shown the most similar entries of your journal as worked examples first. "
                 "Nothing is trained.",
     "tuned": "The base model with your trained adapter: what it learned from your journal's perspectives.",
@@ -134,15 +135,15 @@ class Column(QGroupBox):
         self.notes.setText("\n".join(notes))
         self.notes.setVisible(bool(notes))
 
-    def finish(self, event) -> None:
+    def finish(self, event: Analysis) -> None:
         """Show a finished reading: its badge, how likely each label is, and what to know about it."""
         self.buffer = event.text
-        probabilities = getattr(event, "probabilities", None) or {}
+        probabilities = event.probabilities
         unclear = event.assessment == "unclear"
         self.badge.set_assessment(None if unclear else event.assessment, "unclear" if unclear else None)
         self.bar.set_probabilities(probabilities)
         self.shares.setText(self.bar.text())
-        self.set_notes(tuple(getattr(event, "notes", ())))
+        self.set_notes(event.notes)
         self.set_state("done")
 
 
@@ -331,23 +332,22 @@ class ComparePage(Page):
         if self.runner is not None and self.runner.running:
             self.runner.cancel()
 
-    def on_event(self, event) -> None:
-        column = self.columns.get(getattr(event, "column", ""))
-        if column is None:
-            return
-        if hasattr(event, "scenario_ids"):  # which journal entries few-shot is shown
-            column.set_sources(event.scenario_ids)
-        elif hasattr(event, "assessment"):  # a finished reading
-            column.finish(event)
-            done = sum(c.state == "done" for c in self.columns.values())
-            self.task.emit(f"Comparing: {done} of {len(self.columns)} readings", done, len(self.columns))
-        else:
-            if column.state != "writing":
-                column.set_state("writing")
-            column.buffer += event.text
-            if len(column.buffer) - column.checked >= CHECK_CHARS:
-                column.checked = len(column.buffer)
-                self._check_loop(column)
+    def on_event(self, event: Event) -> None:
+        match event:
+            case FewShotSources(column=key, scenario_ids=ids) if key in self.columns:  # the entries few-shot is shown
+                self.columns[key].set_sources(ids)
+            case Analysis(column=key) if key in self.columns:  # a finished reading
+                self.columns[key].finish(event)
+                done = sum(c.state == "done" for c in self.columns.values())
+                self.task.emit(f"Comparing: {done} of {len(self.columns)} readings", done, len(self.columns))
+            case Piece(column=key, text=text) if key in self.columns:
+                column = self.columns[key]
+                if column.state != "writing":
+                    column.set_state("writing")
+                column.buffer += text
+                if len(column.buffer) - column.checked >= CHECK_CHARS:
+                    column.checked = len(column.buffer)
+                    self._check_loop(column)
 
     def _check_loop(self, column: Column) -> None:
         """A reading that loops is named while it streams, and Stop is offered."""

@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...events import COLUMNS, Evaluation, Event, Scoring
 from ..errors import explain
 from ..tasks import GeneratorRunner
 from ..widgets.metric_bars import MetricBars
 from . import Page
 
-COLUMNS = ("base", "few_shot", "tuned")
 NAMES = {"base": "Generic (base model)", "few_shot": "Few-shot", "tuned": "Tuned"}
 NO_RESULT = "No evaluation yet. Press Evaluate to score the models on the entries held out from training."
 CHOICES = (("All columns", None), ("Generic only", ("base",)), ("Few-shot only", ("few_shot",)),
@@ -184,21 +184,23 @@ class EvaluatePage(Page):
         self.cancel_button.setEnabled(False)
         self.lane.submit(_history, self.show_history)  # a run on the latest adapter joins the history
 
-    def on_event(self, event) -> None:
-        comparison = getattr(event, "comparison", None)
-        if comparison is not None:
-            self.show_result(comparison.to_dict())
-        elif getattr(event, "steps", None):  # one bar over every column, with the time left
-            self.progress.setMaximum(event.steps)
-            self.progress.setValue(event.step)
-            eta = "" if event.eta_s is None else f" \u2014 about {_duration(event.eta_s)} left"
-            self.progress.setFormat(f"{NAMES.get(event.column, event.column)} {event.done} of {event.total}{eta}")
+    def on_event(self, event: Event) -> None:
+        match event:
+            case Evaluation(comparison=comparison):
+                self.show_result(comparison.to_dict())
+            case Scoring(steps=steps) if steps:  # one bar over every column, with the time left
+                self.progress.setMaximum(steps)
+                self.progress.setValue(event.step)
+                eta = "" if event.eta_s is None else f" \u2014 about {_duration(event.eta_s)} left"
+                self.progress.setFormat(f"{NAMES.get(event.column, event.column)} {event.done} of {event.total}{eta}")
 
-    def on_stopped(self, evaluation) -> None:
+    def on_stopped(self, evaluation: Evaluation | None) -> None:
         """The run was stopped after some columns finished: show those and say what is missing."""
-        if evaluation is None or getattr(evaluation, "comparison", None) is None:
-            return
-        result = evaluation.to_dict()
+        match evaluation:
+            case Evaluation():
+                result = evaluation.to_dict()
+            case _:
+                return
         self.show_result(result)
         stopped = result.get("stopped", {})
         done = ", ".join(NAMES.get(c, c) for c in stopped.get("finished", []))

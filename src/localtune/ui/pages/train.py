@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...events import EvalDone, Event, Finished, Progress, Sealed, Status
 from .. import files
 from ..dialogs.download import DownloadDialog
 from ..errors import explain
@@ -56,7 +57,7 @@ def _list_models(paths):
 
 
 def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
-    """The training use case on the lane's open vault and journal: engine events, then `training.Sealed`."""
+    """The training use case on the lane's open vault and journal: events, then `events.Sealed`."""
     from ... import training
 
     return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
@@ -399,7 +400,7 @@ class TrainPage(Page):
             self.progress.setValue(0)
         self._finished_shown = False
         self.status.setText("Preparing…")
-        planned_eta = getattr(self._planned, "eta_s", None)
+        planned_eta = self._planned.eta_s if self._planned is not None else None
         # One estimate: the plan's measured one until the run's own steps correct it.
         self.eta.setText(eta_words(planned_eta) if planned_eta and not resume else "")
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
@@ -437,37 +438,37 @@ class TrainPage(Page):
         for button in (self.add_folder_button, self.add_gguf_button, self.download_button):
             button.setEnabled(not running)
 
-    def on_event(self, event) -> None:
-        """One training event (engine/events.py): Status, Progress, EvalDone, then Sealed (or Finished)."""
-        message = getattr(event, "message", None)
-        if message:
-            self.status.setText(str(message))
-        if hasattr(event, "adapter") or hasattr(event, "summary"):  # Sealed / Finished: the last event of a run
-            self._done(event)
-            return
-        step, total = getattr(event, "step", None), getattr(event, "total", None)
-        eval_loss = getattr(event, "eval_loss", None)
-        if step is None and eval_loss is not None:  # EvalDone: held-out loss after an epoch
-            self.plot.add(self.progress.value(), eval=eval_loss)
-            warning = getattr(event, "overfitting_warning", None)
-            if warning:
-                self.status.setText(str(warning))
-        if step is not None and total:
-            self.progress.setMaximum(int(total))
-            self.progress.setValue(int(step))
-            self.plot.total_steps = int(total)
-            self.plot.add(step, getattr(event, "loss", None), getattr(event, "eval_loss", None))
-            self.status.setText(f"Step {step} of {total}")
-            self.eta.setText(eta_words(getattr(event, "eta_s", None)))
-            left = f" · {self.eta.text()}" if self.eta.text() else ""
-            self.task.emit(f"Training: step {step} of {total}{left}", int(step), int(total))
+    def on_event(self, event: Event) -> None:
+        """One training event (localtune.events): Status, Progress, EvalDone, then Sealed (or Finished)."""
+        match event:
+            case Status(message=message):
+                self.status.setText(message)
+            case Sealed() | Finished():  # the last event of a run
+                self._done(event)
+            case EvalDone(eval_loss=eval_loss, overfitting_warning=warning):  # held-out loss after an epoch
+                self.plot.add(self.progress.value(), eval=eval_loss)
+                if warning:
+                    self.status.setText(warning)
+            case Progress(step=step, total=total, loss=loss, eta_s=eta_s) if total:
+                self.progress.setMaximum(int(total))
+                self.progress.setValue(int(step))
+                self.plot.total_steps = int(total)
+                self.plot.add(step, loss)
+                self.status.setText(f"Step {step} of {total}")
+                self.eta.setText(eta_words(eta_s))
+                left = f" · {self.eta.text()}" if self.eta.text() else ""
+                self.task.emit(f"Training: step {step} of {total}{left}", int(step), int(total))
 
-    def _done(self, result) -> None:
+    def _done(self, result: Event | None) -> None:
         if result is None or self._finished_shown:
             return
         self._finished_shown = True
         self.progress.setValue(self.progress.maximum())
-        name = getattr(result, "name", None) or "the new adapter"
+        match result:
+            case Sealed(name=name):
+                pass
+            case _:
+                name = "the new adapter"
         self.status.setText(f"Finished: {name} is saved in the vault. Compare it on the Compare page.")
         self.eta.clear()
         if self.history.count() == 1 and self.history.item(0).text() == NO_RUNS:
