@@ -45,10 +45,15 @@ def known_models(paths) -> set[str]:
 def import_adapter(vault, path: str | Path, passphrase, *, name: str | None = None) -> tuple[str, dict]:
     """Decrypt an adapter bundle and seal the adapter in the vault, with its run history, exactly as a locally
     trained one (Compare, Evaluate and `analyze --compare` then use it). Returns (name, summary)."""
+    adapter, doc = open_adapter(path, passphrase)
+    return seal_imported(vault, adapter, doc, name=name)
+
+
+def seal_imported(vault, adapter: bytes, doc: dict, *, name: str | None = None) -> tuple[str, dict]:
+    """The vault half of `import_adapter` (SQL only: the app decrypts off the vault's lane first)."""
     from .. import training
     from ..services import ADAPTER_NAME_MAX
 
-    adapter, doc = open_adapter(path, passphrase)
     base = str(doc.get("base_model", ""))
     if base not in known_models(vault.paths):
         raise ModelError(f"This adapter was trained on the base model {base!r}, which this computer does not "

@@ -1,14 +1,24 @@
 """Managing trained adapters from the Train page's run list: rename, delete (asks), export (warns: the folder
-is written unencrypted and an adapter can reveal what it was trained on)."""
+is written unencrypted and an adapter can reveal what it was trained on), and import the sealed adapter bundle
+a training server returned (asks its passphrase; decrypted off the vault's lane, then stored like a local run)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QListWidget, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
 
 from .. import files
 from ..errors import explain
 
+BUNDLE_FILES = "localtune bundles (*.ltb);;All files (*)"
 EXPORT_WARNING = (
     "The adapter is written to the folder you choose WITHOUT encryption. An adapter can reveal what it was trained "
     "on (rare names and phrases from your journal), so keep the folder as private as the journal itself."
@@ -27,12 +37,17 @@ class AdapterActions(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write the adapter as a PEFT folder for other tools (unencrypted; asks first)")
+        self.import_button = QPushButton("Import adapter…")
+        self.import_button.setToolTip("Add an adapter a training server returned (an encrypted adapter bundle); "
+                                      "it asks for the bundle's passphrase")
         self.dialog = None  # the open question, for tests and for closing on lock
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for button in (self.rename_button, self.delete_button, self.export_button):
             layout.addWidget(button)
         layout.addStretch(1)
+        layout.addWidget(self.import_button)
+        self.import_button.clicked.connect(self.ask_import)
         self.rename_button.clicked.connect(self.ask_rename)
         self.delete_button.clicked.connect(self.ask_delete)
         self.export_button.clicked.connect(self.ask_export)
@@ -117,6 +132,38 @@ class AdapterActions(QWidget):
 
         self.lane.submit(lambda ctx: export_adapter(ctx.vault, name, folder),
                          lambda where: self.message.emit(f"Exported {name} to {where} (unencrypted)."), self._failed)
+
+    def ask_import(self) -> QInputDialog | None:
+        path = files.open_file(self, "Choose an adapter bundle", BUNDLE_FILES)
+        return self.ask_passphrase(path) if path else None
+
+    def ask_passphrase(self, path: str) -> QInputDialog:
+        from pathlib import Path
+
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Import the adapter")
+        dialog.setLabelText(f"Passphrase of {Path(path).name}:")
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+        dialog.textValueSelected.connect(lambda passphrase: self.import_bundle(path, passphrase))
+        self._keep(dialog)
+        return dialog
+
+    def import_bundle(self, path: str, passphrase: str) -> None:
+        """Decrypt on a worker thread (Argon2id takes a moment), then seal in the vault on its lane."""
+        from ...bundle.importing import open_adapter, seal_imported
+        from ..tasks import run_in_thread
+
+        def done(result) -> None:
+            name, summary = result
+            self.message.emit(f"Imported {name} ({summary.get('steps')} steps, held-out loss "
+                              f"{summary.get('eval_loss')}); Compare and Evaluate can use it now.")
+            self.changed.emit()
+
+        def opened(result) -> None:
+            adapter, doc = result
+            self.lane.submit(lambda ctx: seal_imported(ctx.vault, adapter, doc), done, self._failed)
+
+        run_in_thread(lambda: open_adapter(path, passphrase), opened, self._failed, parent=self)
 
     def _keep(self, dialog) -> None:
         """Remember the open question until it closes (it deletes itself then)."""
