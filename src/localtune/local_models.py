@@ -43,32 +43,52 @@ def add(paths: Paths, key: str, name: str | None = None):
     return registry(paths).add_found(find(key, places(paths)), name)
 
 
-def token_lengths(paths: Paths, report: Report, config=None) -> list[tuple[int, int]]:
-    """(tokens, prompt tokens) of each training example, by the starter's tokenizer: the journal's size as any
-    model of a similar vocabulary sees it."""
-    from .engine.data import tokenize
-    from .engine.train import TrainConfig, _tokenizer
+def _tokenizer_of(found, paths: Paths):
+    """The found model's own tokenizer (from its folder or its GGUF), else the starter's."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from .engine import load_libraries
+    from .engine.train import _tokenizer
     from .training import registry
 
+    load_libraries()
+    try:
+        if found.kind == "gguf":
+            path = Path(found.path)
+            return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
+        return _tokenizer(found.path)
+    except Exception:  # noqa: BLE001 - a tokenizer transformers cannot read: the starter's counts are close enough
+        return _tokenizer(registry(paths).resolve(None))
+
+
+def token_lengths(tokenizer, report: Report, config=None) -> list[tuple[int, int]]:
+    """(tokens, prompt tokens) of each training example, as `tokenizer` counts them."""
+    from .engine.data import tokenize
+    from .engine.train import TrainConfig
+
     config = config or TrainConfig()
-    tok = _tokenizer(registry(paths).resolve(None))
-    return [(len(t), t.prompt_len) for t in (tokenize(tok, e, config.max_seq_len) for e in report.train)]
+    return [(len(t), t.prompt_len) for t in (tokenize(tokenizer, e, config.max_seq_len) for e in report.train)]
 
 
 def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool = False, config=None,
               hardware=None, rate: float | None = None) -> dict:
     """Whether each found model trains here on this journal: the engine's plan from the model's sizes and the
-    journal's token lengths, key -> `discovery.Fit` (None when its sizes are unknown). The time comes from
-    `rate` (seconds per parameter per token) or, with `calibrate`, from a few timed steps of the starter
-    (`training.plan_run`), scaled to each model's size."""
+    journal's token lengths by its own tokenizer, key -> `discovery.Fit` (None when its sizes are unknown). The
+    time comes from `rate` (seconds per parameter per token, `discovery.rate_from_plan`) or, with `calibrate`,
+    from a few timed steps of the starter (`training.plan_run`), scaled to each model's size."""
     from .engine.discovery import fit, rate_from_plan
     from .engine.hardware import detect
     from .engine.models import estimate_params
     from .training import plan_run, registry
 
     report.raise_if_not_ready()
-    lengths = token_lengths(paths, report, config)
     if calibrate and rate is None:
         rate = rate_from_plan(plan_run(report, paths, config=config), estimate_params(registry(paths).resolve(None)))
     hardware = hardware or detect()
-    return {f.key: fit(f, hardware, lengths, config, seconds_per_param_token=rate) for f in found}
+    out = {}
+    for f in found:
+        lengths = token_lengths(_tokenizer_of(f, paths), report, config) if f.shape else []
+        out[f.key] = fit(f, hardware, lengths, config, seconds_per_param_token=rate) if lengths else None
+    return out

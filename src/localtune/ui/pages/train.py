@@ -51,9 +51,30 @@ def preset_config(preset: str):
 
 
 def _list_models(paths):
-    from ... import training
+    """The models localtune can train, and those found on this computer that are not added yet."""
+    from ... import local_models, training
 
-    return training.registry(paths).list()
+    return training.registry(paths).list(), local_models.discovered(paths, include_added=False)
+
+
+def _found_fit(report, paths, found, rate):
+    """Whether a found model trains here on this journal (`discovery.Fit`, None when its sizes are unknown)."""
+    from ... import local_models
+
+    return local_models.fits_here(report, paths, [found], rate=rate)[found.key]
+
+
+def _add_found(paths, key: str):
+    from ... import local_models
+
+    return local_models.add(paths, key)
+
+
+def _rate(plan, info):
+    """Seconds per parameter per token measured by a calibrated plan of a listed model (None without)."""
+    from ...engine.discovery import rate_from_plan
+
+    return rate_from_plan(plan, info.params) if plan is not None and info is not None else None
 
 
 def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
@@ -135,6 +156,10 @@ class TrainPage(Page):
         self.model.setMinimumWidth(280)
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
+        self.add_found_button = QPushButton("Add this model")  # for a model found on this computer
+        self.add_found_button.setToolTip("Use it for training: a GGUF is converted once into localtune's model "
+                                         "folder; the original stays exactly as it is")
+        self.add_found_button.setVisible(False)
         self.hardware = QLabel("Looking at this computer…")
         self.hardware.setWordWrap(True)
         self.plan = QLabel()  # the technical plan, one click away
@@ -192,6 +217,7 @@ class TrainPage(Page):
         adders.addStretch(1)
         form.addRow("", adders)
         form.addRow("", self.model_info)
+        form.addRow("", self.add_found_button)
         form.addRow("This computer", self.hardware)
         run_row = QHBoxLayout()
         run_row.addWidget(self.preset, 2)
@@ -234,7 +260,9 @@ class TrainPage(Page):
         self.add_folder_button.clicked.connect(lambda: self.add_model("folder"))
         self.add_gguf_button.clicked.connect(lambda: self.add_model("gguf"))
         self.download_button.clicked.connect(lambda: self.add_model("hub"))
-        self._models = []
+        self.add_found_button.clicked.connect(self.add_found)
+        self._models = []  # ModelInfo (added), None (the separator), discovery.Found (on this computer)
+        self._rated = None  # (calibrated plan, its model's ModelInfo): a measured speed to scale found models by
         self._plan_id = 0
 
     # -- life cycle --------------------------------------------------------------------------------------
@@ -307,18 +335,30 @@ class TrainPage(Page):
         run_in_thread(lambda: _add_model(paths, source, where), added, self._add_failed, parent=self)
 
     def _models_listed(self, models, select: str | None = None) -> None:
-        self._models = list(models)
+        from ...engine.discovery import STORE_NAMES
+
+        added, found = models
+        self._models = [*added, *([None] if added and found else []), *found]
         self.model.blockSignals(True)
         self.model.clear()
-        for info in self._models:
+        for info in added:
             self.model.addItem(info.name + (" (starter)" if info.source == "starter" else ""), info.name)
+        if added and found:
+            self.model.insertSeparator(self.model.count())
+        for f in found:
+            self.model.addItem(f"{f.name} — {STORE_NAMES[f.store]}, not added yet", "found:" + f.key)
         index = max(0, self.model.findData(select)) if select else 0
         self.model.setCurrentIndex(index)
         self.model.blockSignals(False)
         self._model_chosen(index)
 
     def _model_chosen(self, index: int) -> None:
-        if 0 <= index < len(self._models):
+        found = self._models[index] if 0 <= index < len(self._models) else None
+        self.add_found_button.setVisible(found is not None and hasattr(found, "store"))
+        if found is not None and hasattr(found, "store"):
+            self._found_chosen(found)
+            return
+        if 0 <= index < len(self._models) and self._models[index] is not None:
             info = self._models[index]
             self.model_info.setText(info.describe())
             self.summary.setText("Working out the plan…" + ("" if info.fits else
@@ -326,6 +366,48 @@ class TrainPage(Page):
             self.plan.clear()
             self._planned = None
             self._plan_for(info.name)
+
+    def _found_chosen(self, found) -> None:
+        """A model found on this computer: what its files say, then whether and how long it trains here."""
+        self._plan_id += 1
+        self._planned = None
+        self.plan.clear()
+        self.model_info.setText(found.describe())
+        self.add_found_button.setEnabled(found.trainable)
+        if not found.trainable:
+            self.summary.setText("localtune cannot train this model; pick another.")
+            return
+        self.summary.setText("Working out whether it trains here…")
+        ticket, paths = self._plan_id, self.paths
+        rate = _rate(*self._rated) if self._rated else None
+
+        def fitted(result) -> None:
+            if ticket != self._plan_id:
+                return
+            if result is None:
+                self.summary.setText("Its files do not give its sizes; add it to see the plan.")
+                return
+            self.summary.setText(result.describe()[0].upper() + result.describe()[1:] + ". Add it to train it.")
+
+        def ready(report) -> None:
+            run_in_thread(lambda: _found_fit(report, paths, found, rate), fitted, self._plan_failed, parent=self)
+
+        self.lane.submit(_readiness, ready, self._plan_failed)
+
+    def add_found(self) -> None:
+        """Add the found model picked in the list (converted once when it is a GGUF), then pick it."""
+        key = str(self.model.currentData() or "")
+        if not key.startswith("found:"):
+            return
+        self.add_found_button.setEnabled(False)
+        self.status.setText("Adding the model (a GGUF is converted once; this can take a minute)…")
+        paths = self.paths
+
+        def added(info) -> None:
+            self.status.setText(f"Added {info.name}.")
+            self._list_models(select=info.name)
+
+        run_in_thread(lambda: _add_found(paths, key.removeprefix("found:")), added, self._add_failed, parent=self)
 
     def _plan_for(self, model: str) -> None:
         """The real plan at once, then the measured time estimate (a few timed steps) in the background."""
@@ -353,6 +435,9 @@ class TrainPage(Page):
     def show_plan(self, result, calibrated: bool = True) -> None:
         """A plan (engine `Plan`): in plain words, the technical lines behind "Technical plan"."""
         self._planned = result
+        info = self._models[self.model.currentIndex()] if 0 <= self.model.currentIndex() < len(self._models) else None
+        if calibrated and result.seconds_per_step and info is not None and not hasattr(info, "store"):
+            self._rated = (result, info)  # found models' times are scaled from this measured speed
         self.summary.setText(plain_plan(result))
         self.plan.setText(result.describe() + ("" if calibrated else "\nMeasuring this computer's speed…"))
 
@@ -381,6 +466,9 @@ class TrainPage(Page):
         if self.source is None or (self.runner is not None and self.runner.running):
             return
         model = self.model.currentData()
+        if str(model).startswith("found:") and not resume:
+            self.status.setText("Add this model first (the button under the list), then train it.")
+            return
         source = self.source
         config = self.run_config()
         extra = {"config": config} if config is not None else {}
@@ -435,7 +523,7 @@ class TrainPage(Page):
         self.cancel_button.setEnabled(running)
         for box in (self.model, self.preset, self.name):
             box.setEnabled(not running)
-        for button in (self.add_folder_button, self.add_gguf_button, self.download_button):
+        for button in (self.add_folder_button, self.add_gguf_button, self.download_button, self.add_found_button):
             button.setEnabled(not running)
 
     def on_event(self, event: Event) -> None:
