@@ -7,8 +7,8 @@ import pytest
 from engine_helpers import collect, make_examples
 
 from localtune.engine import hardware, merged_lora
-from localtune.engine import train as train_mod
 from localtune.engine.train import TrainConfig, decide, estimate, plan, train
+from localtune.engine.train import loop as train_mod  # where the loop looks its pieces up
 from localtune.events import Finished, Progress, Status
 
 REAL_CPU_FLAGS = hardware.cpu_flags

@@ -3,8 +3,9 @@ the functions that use them, so importing this package stays cheap.
 
 - hardware.detect() -> Hardware
 - models.Registry / ensure_starter / convert_gguf: base models as safetensors folders
-- train.TrainConfig, plan(), estimate(), train() -> events (events.py)
-- adapters.load_base / attach / adapter_bytes / export_peft_folder: adapters as bytes
+- train.TrainConfig, plan(), estimate(), train() -> events (localtune.events)
+- adapters.load_base (the one base-model loader) / attach (the one way to add an adapter) / adapter_bytes /
+  export_peft_folder: adapters as bytes
 """
 
 import threading

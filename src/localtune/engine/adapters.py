@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ModelError
@@ -14,17 +14,28 @@ ADAPTER_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
 
 
-def load_base(model_dir: str | os.PathLike, *, quantize: str = "none", device: str = "cpu", dtype=None):
-    """A frozen base model for training or generation. `quantize`: "nf4" (4-bit NF4, double quant) or "none".
-
-    One base model can then carry several adapters (`attach` with different names; peft's
-    set_adapter / disable_adapter switch between them).
-    """
+def default_dtype(device: str):
+    """fp32 on a CPU (bf16 is slow there without AMX; training may still choose bf16 autocast), bf16 on a GPU
+    that has it, else fp16."""
     import torch
+
+    if device == "cpu":
+        return torch.float32
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def load_base(model_dir: str | os.PathLike, *, quantize: str = "none", device: str = "cpu", dtype=None):
+    """The one base-model loader, for training and for reading: a frozen model from a safetensors folder (no
+    network). `quantize`: "nf4" (4-bit NF4, double quant, as QLoRA trains it) or "none"; `dtype`: the weights'
+    (or the 4-bit compute) type, `default_dtype(device)` when None.
+
+    One base model can then carry several adapters (`attach` with different names).
+    """
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    if dtype is None:
-        dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    dtype = dtype or default_dtype(device)
     kwargs = dict(dtype=dtype, local_files_only=True)
     if quantize == "nf4":
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -40,17 +51,20 @@ def load_base(model_dir: str | os.PathLike, *, quantize: str = "none", device: s
         raise ModelError(f"Could not load the base model from {model_dir}: {exc}") from exc
     if quantize == "none":
         model.to(device)
-    model.config.use_cache = False
     model.requires_grad_(False)
     return model.eval()
 
 
-def lora_config(peft_config: dict):
-    """A LoraConfig from its stored dict (unknown keys from other peft versions dropped)."""
-    from peft import LoraConfig
+def peft_config(config: Mapping):
+    """An adapter's PEFT config (inference mode) from its stored dict."""
+    from peft import PeftConfig
 
-    known = {f.name for f in dataclasses.fields(LoraConfig)}
-    return LoraConfig(**{k: v for k, v in peft_config.items() if k in known})
+    try:
+        cfg = PeftConfig.from_peft_type(**dict(config))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"The adapter's settings cannot be read ({exc}).") from exc
+    cfg.inference_mode = True
+    return cfg
 
 
 def config_dict(config) -> dict:
@@ -68,25 +82,46 @@ def adapter_bytes(model, adapter_name: str = "default") -> bytes:
     return save({k: v.detach().to("cpu").contiguous() for k, v in state.items()})
 
 
-def attach(base, adapter: bytes, peft_config: dict, name: str = "default"):
-    """Put an adapter (bytes + config) on a base model, or add it beside the adapters a PeftModel has."""
-    from peft import PeftModel, get_peft_model, set_peft_model_state_dict
+def attach(model, adapter: bytes, config: Mapping, name: str = "default"):
+    """The one way to put an adapter (safetensors bytes + its PEFT config dict) on a base model, or beside the
+    adapters a PeftModel already has; returns the PeftModel, with `name` active. Every LoRA weight of the
+    adapter must come from the bytes and nothing else may be there; when it does not fit, what was added is
+    taken off again and ModelError says why."""
+    from peft import PeftModel, set_peft_model_state_dict
     from safetensors.torch import load
 
-    config = lora_config(peft_config)
-    config.inference_mode = True
-    if isinstance(base, PeftModel):
-        base.add_adapter(name, config)
-        model = base
-    else:
-        model = get_peft_model(base, config, adapter_name=name)
-    result = set_peft_model_state_dict(model, load(adapter), adapter_name=name)
-    missing = [k for k in getattr(result, "missing_keys", []) if "lora_" in k and f".{name}." in k]
-    if missing:
-        raise ModelError(f"The adapter does not fit this base model ({len(missing)} weights missing).")
-    model.set_adapter(name)
-    model.requires_grad_(False)
-    return model.eval()
+    cfg = peft_config(config)
+    try:
+        state = load(bytes(adapter))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise ModelError(f"The adapter {name!r} is damaged: its weights cannot be read ({exc}).") from exc
+    wrapped = isinstance(model, PeftModel)
+    try:
+        if wrapped:
+            model.add_adapter(name, cfg)
+            peft = model
+        else:
+            peft = PeftModel(model, cfg, adapter_name=name)
+    except ValueError as exc:  # e.g. target modules this base does not have
+        raise ModelError(f"The adapter {name!r} does not fit this base model ({exc}).") from exc
+
+    def undo(why: str) -> ModelError:
+        if wrapped:
+            peft.delete_adapter(name)
+        else:
+            peft.unload()  # the base is again exactly the model that was passed in
+        return ModelError(f"The adapter {name!r} does not fit this base model ({why}).")
+
+    try:
+        result = set_peft_model_state_dict(peft, state, adapter_name=name)
+    except RuntimeError as exc:  # shapes that do not match this base
+        raise undo(str(exc)) from exc
+    missing = [k for k in result.missing_keys if f".{name}." in k and "lora_" in k]
+    if missing or result.unexpected_keys:
+        raise undo(f"{len(missing)} weights missing, {len(result.unexpected_keys)} unexpected")
+    peft.set_adapter(name)
+    peft.requires_grad_(False)
+    return peft.eval()
 
 
 def export_peft_folder(adapter: bytes, peft_config: dict, base_model: str, folder: str | os.PathLike) -> Path:

@@ -104,3 +104,15 @@ def padding_share(items: Sequence[Tokenized], batches: Sequence[Sequence[int]]) 
     real = sum(len(items[i]) for b in batches for i in b)
     total = sum(max(len(items[i]) for i in b) * len(b) for b in batches)
     return 1 - real / total if total else 0.0
+
+
+def micro_batches(items: Sequence[Tokenized], batch: Sequence[int], micro_tokens: int) -> list[list[int]]:
+    """Split one optimizer batch (already similar lengths) into passes of at most `micro_tokens` tokens."""
+    out: list[list[int]] = []
+    for i in sorted(batch, key=lambda i: len(items[i])):
+        cur = out[-1] if out else None
+        if cur is not None and max(len(items[j]) for j in [*cur, i]) * (len(cur) + 1) <= micro_tokens:
+            cur.append(i)
+        else:
+            out.append([i])
+    return out

@@ -29,7 +29,6 @@ from ..dataset.reading_quality import disagreement, judged_assessment, repetitio
 from ..errors import ModelError
 from ..events import Analysis, Piece
 from ..progress import CancelToken
-from . import model_load_lock
 from .data import end_of_turn_id, render_prompt
 
 MAX_NEW_TOKENS = 256  # the hard cap: an assessment and a short paragraph fit well within it
@@ -187,18 +186,6 @@ def _default_device() -> str:
     return "cpu"
 
 
-def _peft_config(config: Mapping):
-    from peft import PeftConfig
-
-    config = dict(config)
-    try:
-        cfg = PeftConfig.from_peft_type(**config)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ModelError(f"The adapter's settings cannot be read ({exc}).") from exc
-    cfg.inference_mode = True
-    return cfg
-
-
 class Reader:
     """A base model and its tokenizer, with LoRA adapters added by name (see the module docstring).
 
@@ -223,34 +210,19 @@ class Reader:
     @classmethod
     def load(cls, folder: str | os.PathLike, *, quantize: bool = False, device: str | None = None,
              dtype=None) -> Reader:
-        """Load a safetensors model folder (no network). `quantize` loads it in 4-bit NF4 via bitsandbytes,
-        as QLoRA trained it; otherwise fp32 on CPU (bf16 is slow there without AMX) and bf16/fp16 on GPUs."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """Load a safetensors model folder (no network) with the one base-model loader (adapters.load_base).
+        `quantize` loads it in 4-bit NF4 via bitsandbytes, as QLoRA trained it; otherwise fp32 on CPU and
+        bf16/fp16 on GPUs."""
+        from transformers import AutoTokenizer
 
-        device = device or _default_device()
-        kw: dict = {"local_files_only": True}
-        if quantize:
-            from transformers import BitsAndBytesConfig
+        from .adapters import load_base
 
-            compute = dtype or (torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported()
-                                else torch.float32)
-            kw["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=compute)
-            kw["device_map"] = {"": device}
-        else:
-            kw["dtype"] = dtype or (torch.float32 if device == "cpu" else
-                                    torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported()
-                                    else torch.float16)
+        model = load_base(folder, quantize="nf4" if quantize else "none", device=device or _default_device(),
+                          dtype=dtype)
         try:
-            with model_load_lock:
-                model = AutoModelForCausalLM.from_pretrained(str(folder), **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"Could not load the model in {folder}: {exc}") from exc
-        if not quantize:
-            model.to(device)
+            raise ModelError(f"Could not load the tokenizer in {folder}: {exc}") from exc
         return cls(model, tokenizer)
 
     # --- adapters -------------------------------------------------------------------------------------
@@ -265,36 +237,12 @@ class Reader:
 
     def add_adapter(self, name: str, weights: bytes, config: Mapping) -> None:
         """Add a LoRA adapter from safetensors bytes (PEFT's saved state dict) and its PEFT config dict."""
-        from peft import PeftModel, set_peft_model_state_dict
-        from safetensors.torch import load as load_safetensors
+        from .adapters import attach
 
         if name in self.adapters:
             raise ModelError(f"An adapter named {name!r} is already loaded.")
-        cfg = _peft_config(config)
-        try:
-            state = load_safetensors(bytes(weights))
-        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-            raise ModelError(f"The adapter {name!r} is damaged: its weights cannot be read ({exc}).") from exc
         with self._lock:
-            try:
-                if self._peft is None:
-                    self._peft = PeftModel(self.base, cfg, adapter_name=name)
-                else:
-                    self._peft.add_adapter(name, cfg)
-            except ValueError as exc:  # e.g. target modules this base does not have
-                raise ModelError(f"The adapter {name!r} does not fit this base model ({exc}).") from exc
-            try:
-                result = set_peft_model_state_dict(self._peft, state, adapter_name=name)
-            except RuntimeError as exc:  # shapes that do not match this base
-                self.remove_adapter(name)
-                raise ModelError(f"The adapter {name!r} does not fit this base model ({exc}).") from exc
-            # Every LoRA weight of this adapter must have come from the bytes, and nothing else may be there.
-            missing = [k for k in result.missing_keys if f".{name}." in k and "lora_" in k]
-            if missing or result.unexpected_keys:
-                self.remove_adapter(name)
-                raise ModelError(f"The adapter {name!r} does not fit this base model "
-                                 f"({len(missing)} weights missing, {len(result.unexpected_keys)} unexpected).")
-            self._peft.eval()
+            self._peft = attach(self._peft if self._peft is not None else self.base, weights, config, name)
             self._active = _UNSET
 
     def remove_adapter(self, name: str) -> None:

@@ -1,4 +1,4 @@
-"""`localtune --selftest` / `localtune-cli selftest`: does this installation work, end to end?
+"""`localtune --selftest`: does this installation work, end to end?
 
 What an installer must prove on the user's machine (and CI on each platform's frozen build): the vault opens
 (SQLCipher), the demo journal loads, the bundled starter model converts and loads, two steps of QLoRA train

@@ -60,8 +60,3 @@ def apply(choice: str = "system", app: QApplication | None = None) -> None:
     for window in app.topLevelWidgets():  # widgets styled by a style sheet keep their old palette otherwise
         if window.styleSheet():
             window.setStyleSheet(window.styleSheet())
-
-
-def is_dark(widget=None) -> bool:
-    palette = widget.palette() if widget is not None else QApplication.palette()
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128

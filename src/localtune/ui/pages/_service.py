@@ -1,22 +1,6 @@
-"""Finding the long-running use cases in `localtune.services` (they land there one by one).
-
-A page names the service it needs; until it exists the page says so honestly instead of pretending.
-Tests (and the screenshots) can hand a page any generator factory with the same shape.
-"""
+"""Words the pages share about long-running work."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-
-
-def find(*names: str) -> Callable | None:
-    from ... import services
-
-    for name in names:
-        fn = getattr(services, name, None)
-        if callable(fn):
-            return fn
-    return None
 
 
 def eta_words(seconds: float | None) -> str:

@@ -55,12 +55,6 @@ STARTER_NOTE = (
     "picks up your journal's labels and wording, but it cannot weigh a situation the way a practitioner does; a "
     "larger base model (Train page) reads better."
 )
-NOT_YET = (
-    "Side-by-side readings become available here when the comparison engine lands in this version of "
-    "localtune (and Tuned after your first training)."
-)
-
-
 def compare_service(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):
     """The comparison use case on the lane's open vault and journal: Piece and Analysis events."""
     from ... import training
@@ -193,7 +187,7 @@ class ComparePage(Page):
         self.stop_button.setEnabled(False)
         self.copy_button = QPushButton("Copy as Markdown")
         self.copy_button.setToolTip("Copied text is cleared from the clipboard after 30 seconds")
-        self.notice = QLabel(NOT_YET)
+        self.notice = QLabel()  # why a comparison could not run
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.columns = {key: Column(title) for key, title in COLUMNS}
@@ -243,7 +237,7 @@ class ComparePage(Page):
     def set_source(self, make) -> None:
         """`make(ctx, situation=..., adapter=..., cancel=...)` -> Piece/Analysis events."""
         self.source = make
-        self.notice.setVisible(make is None)
+        self.notice.hide()
         self.compare_button.setEnabled(make is not None)
 
     def on_shown(self) -> None:

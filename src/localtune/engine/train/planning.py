@@ -1,0 +1,228 @@
+"""How to train on this machine: `plan` (memory, 4-bit or not, checkpointing, passes) from the hardware, the
+model's shape and the examples' real lengths, and the bf16-or-fp32 trial a CPU that does bf16 runs first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ...dataset.prompts import Example
+from ...errors import TrainingError
+from ..data import Tokenized, length_grouped_batches, micro_batches, padding_share, tokenize
+from ..hardware import Hardware
+from .config import TrainConfig
+from .model import _tokenizer
+
+
+@dataclass(frozen=True)
+class Plan:
+    device: str
+    quantization: str  # "nf4" | "none"
+    bf16: bool
+    batch_size: int
+    micro_batch_tokens: int
+    max_seq_len: int
+    grad_checkpointing: bool
+    completion_only_head: bool
+    steps_per_epoch: int
+    total_steps: int
+    train_tokens_per_epoch: int
+    padding_share: float
+    memory_needed: int  # bytes, estimate
+    memory_free: int
+    reasons: tuple[str, ...] = ()
+    eta_s: float | None = None  # from `estimate`
+    seconds_per_step: float | None = None
+    merged_lora: bool = False  # adapters folded into working copies of the weights (merged_lora.py); with bf16
+    # (measured faster) the folded form is off and the frozen weights are stored in bf16 (no cast per pass)
+    candidates: tuple[str, ...] = ()  # "fp32", "bf16": still to be timed by the first steps (`_Trial`)
+
+    def describe(self) -> str:
+        gib = 1024**3
+        kind = "QLoRA (4-bit NF4 base, double quant)" if self.quantization == "nf4" else "LoRA (full-precision base)"
+        lines = [
+            f"{kind} on {self.device.upper()}{', bf16' if self.bf16 else ''}",
+            f"{self.total_steps} steps of {self.batch_size} examples ({self.steps_per_epoch} per epoch), "
+            f"up to {self.max_seq_len} tokens each, {self.micro_batch_tokens} tokens per pass",
+            f"gradient checkpointing {'on' if self.grad_checkpointing else 'off'}; "
+            f"padding {self.padding_share:.0%} of tokens",
+            f"memory: ~{self.memory_needed / gib:.1f} GiB of {self.memory_free / gib:.1f} GiB free",
+        ]
+        lines += [f"  - {r}" for r in self.reasons]
+        if self.eta_s is not None:
+            lines.append(f"estimated time: {_duration(self.eta_s)} ({self.seconds_per_step:.1f} s per step, measured)")
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _model_shape(model_dir: Path) -> dict:
+    c = json.loads((Path(model_dir) / "config.json").read_text())
+    from ..models import estimate_params
+
+    return {"hidden": c["hidden_size"], "inter": c.get("intermediate_size", 4 * c["hidden_size"]),
+            "layers": c["num_hidden_layers"], "vocab": c["vocab_size"], "params": estimate_params(model_dir),
+            "saved_bf16": (c.get("dtype") or c.get("torch_dtype")) == "bfloat16"}
+
+
+def plan(hardware: Hardware, model_dir, examples: Sequence[Example], config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen
+         *, tokenizer=None) -> Plan:
+    """Choose how to train from the machine, the model and the examples' real token lengths."""
+    config.validate()
+    if not examples:
+        raise TrainingError("There are no examples to train on.")
+    if tokenizer is None:
+        tokenizer = _tokenizer(model_dir)
+    items = [tokenize(tokenizer, e, config.max_seq_len) for e in examples]
+    return _plan(hardware, model_dir, items, config)
+
+
+def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: TrainConfig) -> Plan:
+    shape = _model_shape(model_dir)
+    reasons = []
+    seq_len = max(len(t) for t in items)
+    free = hardware.memory_free
+    # What one token costs without checkpointing: activations kept for the backward pass, per layer
+    # (measured ~2.3 MB/token on SmolLM2-135M in fp32); with checkpointing only the layer inputs stay.
+    # (a CPU may end up in fp32 after timing both, so its activations are counted at fp32's size)
+    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16 and hardware.device != "cpu")) else 4
+    act_full = shape["layers"] * (14 * shape["hidden"] + 6 * shape["inter"]) * bytes_per
+    act_ckpt = shape["layers"] * 2 * shape["hidden"] * bytes_per + act_full // shape["layers"]
+    weights_full = shape["params"] * (2 if hardware.device == "cuda" and hardware.bf16 else 4)
+    weights_nf4 = int(shape["params"] * 0.6)
+    runtime = 600 * 1024**2  # torch, tokenizer, allocator slack
+    budget = int(free * 0.6)  # leave room for the rest of the machine
+
+    quant = config.quantization
+    if quant == "auto":
+        # 4-bit weights save memory but cost a dequantization on every matmul; use them when memory is tight.
+        quant = "none" if weights_full + runtime + act_full * seq_len <= budget * 0.5 else "nf4"
+        reasons.append("full-precision base fits comfortably: plain LoRA, no 4-bit dequantization cost"
+                       if quant == "none" else "4-bit base (QLoRA) to fit this machine's memory")
+    weights = weights_nf4 if quant == "nf4" else weights_full
+
+    # Folding the adapters into fp32 working copies of the weights saves time on a CPU and costs one more copy
+    # of the decoder's weights (not the embeddings); weights saved in bf16 keep their original in bf16.
+    bf16 = config.bf16 if config.bf16 is not None else hardware.bf16
+    # A CPU with AMX or AVX512-BF16 multiplies bf16 in hardware, but whether bf16 autocast beats fp32 with folded
+    # adapters depends on the chip and the model: the first training steps time both (`_Trial`).
+    candidates = ("fp32", "bf16") if hardware.device == "cpu" and quant == "none" and config.bf16 is None \
+        and hardware.bf16 else ()
+    if candidates:
+        bf16 = False  # until measured
+    merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * (2 if shape["saved_bf16"] else 4)
+    merged = (hardware.device == "cpu" and quant == "none" and not bf16 and config.lora_dropout == 0
+              and weights + merged_extra + runtime + act_full * seq_len <= budget)
+    if merged:
+        weights += merged_extra
+        reasons.append(FOLDED_REASON)
+    if candidates:
+        reasons.append(TRIAL_REASON.format(fp32=_variant_name("fp32", merged)))
+
+    ckpt = config.grad_checkpointing
+    if ckpt is None:
+        ckpt = weights + runtime + act_full * seq_len > budget
+        if ckpt:
+            reasons.append("gradient checkpointing on: activations of one example would not fit otherwise")
+    per_token = act_ckpt if ckpt else act_full
+    micro = config.micro_batch_tokens
+    if micro is None:
+        # On a CPU a single sequence already keeps the cores busy, so bigger passes only cost memory;
+        # a GPU wants the whole batch in one pass when it fits.
+        cap = seq_len * (config.batch_size if hardware.device != "cpu" else 1)
+        micro = max(seq_len, min(cap, (budget - weights - runtime) // max(per_token, 1)))
+    micro = max(micro, seq_len)
+    lengths = [len(t) for t in items]
+    batches = length_grouped_batches(lengths, config.batch_size, config.seed)
+    pad = _micro_padding(items, batches, micro)
+    steps = len(batches) * config.epochs
+    if config.max_steps:
+        steps = min(steps, config.max_steps)
+    # + the vocabulary projection of one pass's completion tokens (logits, softmax, gradient)
+    completion = max(len(t) - t.prompt_len for t in items) * max(1, micro // seq_len)
+    need = weights + runtime + per_token * micro + shape["vocab"] * 4 * 3 * completion
+    return Plan(device=hardware.device, quantization=quant, bf16=bool(bf16), batch_size=config.batch_size,
+                micro_batch_tokens=int(micro), max_seq_len=seq_len, grad_checkpointing=bool(ckpt),
+                completion_only_head=True, steps_per_epoch=len(batches), total_steps=steps,
+                train_tokens_per_epoch=sum(lengths), padding_share=pad, memory_needed=int(need),
+                memory_free=free, reasons=tuple(reasons), merged_lora=merged, candidates=candidates)
+
+
+FOLDED_REASON = "adapters folded into a working copy of the weights: one matmul per layer"
+TRIAL_REASON = ("this CPU does bf16 in hardware: the first steps time {fp32} against bf16 autocast, and "
+                "training keeps the faster")
+TRIAL_STEPS = 2  # timed steps per variant, after one warm-up step each
+BF16_MARGIN = 0.03  # bf16 is kept only when it is this much faster per token: within the noise, fp32 is exact
+
+
+def _variant_name(variant: str, merged: bool) -> str:
+    return "bf16 autocast" if variant == "bf16" else "fp32 with folded adapters" if merged else "fp32"
+
+
+def _use_variant(model, plan_: Plan, variant: str) -> Plan:
+    """Switch `model` (built for `plan_`) to one of its plan's variants; returns the plan a step then runs on."""
+    if plan_.merged_lora:
+        from .. import merged_lora
+
+        merged_lora.set_folded(model, variant == "fp32")
+    return replace(plan_, bf16=variant == "bf16")
+
+
+@dataclass
+class _Trial:
+    """Times the plan's variants against each other on real steps: each variant's first step warms it up (memory,
+    kernel choice), then they alternate until each has TRIAL_STEPS timed steps; the faster per token is kept."""
+
+    candidates: tuple[str, ...]
+    steps: int = TRIAL_STEPS
+    warm: set = field(default_factory=set)
+    timed: dict = field(default_factory=dict)  # variant -> [seconds, tokens, steps]
+
+    def next(self) -> str:
+        cold = [v for v in self.candidates if v not in self.warm]
+        return cold[0] if cold else min(self.candidates, key=lambda v: self.timed.get(v, (0, 0, 0))[2])
+
+    def record(self, variant: str, seconds: float, tokens: int) -> None:
+        if variant not in self.warm:
+            self.warm.add(variant)
+            return
+        t = self.timed.setdefault(variant, [0.0, 0, 0])
+        t[0], t[1], t[2] = t[0] + seconds, t[1] + tokens, t[2] + 1
+
+    def done(self) -> bool:
+        return all(self.timed.get(v, (0, 0, 0))[2] >= self.steps for v in self.candidates)
+
+    def per_token(self) -> dict[str, float]:
+        return {v: t[0] / max(t[1], 1) for v, t in self.timed.items()}
+
+
+def choose(seconds_per_token: dict[str, float]) -> str:
+    """The variant to keep: bf16 when it is faster by more than BF16_MARGIN, else fp32 (exact to peft's result)."""
+    if "bf16" in seconds_per_token and "fp32" in seconds_per_token:
+        return "bf16" if seconds_per_token["bf16"] < seconds_per_token["fp32"] * (1 - BF16_MARGIN) else "fp32"
+    return next(iter(seconds_per_token))
+
+
+def decide(plan_: Plan, seconds_per_token: dict[str, float]) -> Plan:
+    """`plan_` with its variant chosen from measured seconds per token, and the figures among its reasons."""
+    winner = choose(seconds_per_token)
+    measured = ", ".join(f"{_variant_name(v, plan_.merged_lora)} {s * 1000:.1f} ms"
+                         for v, s in seconds_per_token.items())
+    reasons = [r for r in plan_.reasons if not r.startswith(TRIAL_REASON[:20])
+               and not (winner == "bf16" and r == FOLDED_REASON)]
+    reasons.append(f"measured per token on this CPU: {measured}; {_variant_name(winner, plan_.merged_lora)} kept")
+    return replace(plan_, bf16=winner == "bf16", candidates=(), reasons=tuple(reasons))
+
+
+def _micro_padding(items, batches, micro_tokens) -> float:
+    passes = [m for b in batches for m in micro_batches(items, b, micro_tokens)]
+    return padding_share(items, passes)
