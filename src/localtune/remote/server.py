@@ -130,8 +130,11 @@ def run(args, emit) -> None:
 
     if args.fsdp:
         raise TrainingError("FSDP is not built yet: train the model in 4 bits on each GPU (--quantization nf4, "
-                            "data-parallel), which fits an 8B base model in about 8 GB per GPU.")
+                            "data-parallel; an 8B model's weights take about 5 GB in 4 bits).")
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    out = os.path.abspath(os.path.expanduser(args.out))
+    if not os.path.isdir(os.path.dirname(out)) or os.path.isdir(out):
+        raise InvalidInputError(f"{args.out}: give the adapter a file name in an existing folder.")
     data = fmt.read_bytes(args.bundle)
     manifest = fmt.read_manifest(data, source=os.path.basename(args.bundle))
     if manifest.get("kind") != fmt.KIND_TRAINING:
@@ -143,7 +146,9 @@ def run(args, emit) -> None:
     from ..engine import load_libraries
 
     load_libraries()
-    use_cuda = torch.cuda.is_available() and not args.cpu
+    # `accelerate launch --cpu` says so in ACCELERATE_USE_CPU (and starts one process: see docs/remote-training.md)
+    forced_cpu = args.cpu or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    use_cuda = torch.cuda.is_available() and not forced_cpu
     if world > 1:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     # Rank 0 asks for the passphrase and checks it; the others get the key (or the news that it failed).
