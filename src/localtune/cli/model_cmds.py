@@ -27,13 +27,24 @@ def register(commands) -> None:
     q = sub.add_parser("add", help="add a model found by discover (its KEY), a Hugging Face folder or a GGUF file")
     q.add_argument("path", metavar="KEY_OR_PATH")
     q.add_argument("--name")
-    q = sub.add_parser("pull", help="download a model by Hub id (the only network feature)")
-    q.add_argument("id")
+    q = sub.add_parser("catalog", help="recommended models, and which suit this computer (no network)")
+    q.add_argument("--json", action="store_true")
+    q = sub.add_parser("pull", help="download a model: a catalog id or a Hub id (the only network feature)",
+                       description="Shows what will be downloaded from where and asks first (--yes skips the "
+                       "question). A stopped download resumes where it stopped when run again. Nothing from your "
+                       "journal is sent.")
+    q.add_argument("id", help="an id from `models catalog`, or a Hub id owner/name")
+    q.add_argument("--name", help="its name in localtune's list (default: from the id)")
+    q.add_argument("--revision", default=None, help="a Hub revision (default: the catalog's, else main)")
+    q.add_argument("--yes", action="store_true", help="download without asking")
+    q.add_argument("--token", action="store_true", help="a gated model: use your Hub token kept in the vault "
+                   "(asks the passphrase, and the token on stdin the first time)")
+    q.add_argument("--new-token", action="store_true", help="replace the token kept in the vault (read on stdin)")
     p.set_defaults(handler=cmd_models)
 
 
 def cmd_models(args) -> int:
-    return {"list": _list, "discover": _discover, "add": _add, "pull": _pull}[args.action](args)
+    return {"list": _list, "discover": _discover, "add": _add, "pull": _pull, "catalog": _catalog}[args.action](args)
 
 
 def _list(args) -> int:
@@ -106,8 +117,87 @@ def _add(args) -> int:
     return 0
 
 
+def _catalog(args) -> int:
+    from ..engine import catalog
+    from ..engine.hardware import detect
+
+    hw = detect()
+    picks = {e.id for e in catalog.recommended(hw)}
+    rows = catalog.entries()
+    if args.json:
+        print_json([{**e.to_dict(), "recommended_here": e.id in picks, "trains_here": catalog.trains_on(e, hw)}
+                    for e in rows])
+        return 0
+    print(f"This computer: {hw.describe()}")
+    for e in rows:
+        mark = "*" if e.id in picks else " "
+        print(f"{mark} {e.describe()}{'' if catalog.trains_on(e, hw) else ' (not on this computer)'}")
+    note("* recommended for this computer. Download one with: localtune-cli models pull ID")
+    return 0
+
+
+HUB_TOKEN = "hub.token"  # a vault setting: the user's Hugging Face token, kept encrypted, never in a file
+
+
+def _token(args) -> str | None:
+    from .common import ask_secret, unlocked
+
+    if not (args.token or args.new_token):
+        return None
+    with unlocked(args) as vault:
+        token = None if args.new_token else vault.get_setting(HUB_TOKEN)
+        if not token:
+            token = ask_secret("Hugging Face access token: ").strip()
+            if not token:
+                raise InvalidInputError("No token given; nothing was downloaded.")
+            vault.set_setting(HUB_TOKEN, token)
+            note("The token is kept in your encrypted vault (nowhere else).")
+    return token
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
 def _pull(args) -> int:
-    note(f"Downloading {args.id} from the Hugging Face Hub. No journal data is sent.")
-    training.registry(paths_of(args)).pull(args.id, args.id.split("/")[-1])
-    print("Downloaded.")
+    import sys
+
+    from ..engine import catalog, download
+    from .common import confirm
+
+    token = _token(args)
+    entry = catalog.entry(args.id)
+    hub_id = entry.hub_id if entry else args.id
+    if not download.HUB_ID.match(hub_id):
+        raise InvalidInputError(f"{args.id!r} is neither a catalog id (see: localtune-cli models catalog) nor a Hub "
+                                "id like owner/name.")
+    revision = args.revision or (entry.revision if entry else "main")
+    where = download.host()
+    if entry is not None:
+        note(entry.describe())
+    if not confirm(f"Ask {where} for the file list of {hub_id}? (the request names only the model)", args.yes):
+        raise InvalidInputError(f"Nothing was downloaded. Add --yes to download {hub_id} from {where} without "
+                                "being asked.")
+    listed = download.file_list(hub_id, revision, token=token)
+    plan = catalog.plan_of(entry, listed) if entry is not None else listed
+    note(plan.describe())
+    if plan.gated and token is None:
+        note("This model is gated: if the download is refused, run again with --token.")
+    if not confirm(f"Download {_size(plan.total_bytes)} from {where}?", args.yes):
+        raise InvalidInputError("Nothing was downloaded.")
+    reg = training.registry(paths_of(args))
+    tty = sys.stderr.isatty()
+    events = reg.pull_events(plan, args.name or (entry.id if entry else None), token=token)
+    while True:
+        try:
+            e = next(events)
+        except StopIteration as done:
+            info = done.value
+            break
+        eta = "--" if e.eta_s is None else f"{int(e.eta_s) // 60}:{int(e.eta_s) % 60:02d}"
+        line = (f"{_size(e.done)} of {_size(e.total)}  {e.bytes_per_s / 1e6:.1f} MB/s  ETA {eta}  {e.file}")
+        print(f"\r{line:<78}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+    verified = {"catalog": "verified against localtune's catalog", "hub": "checked against the Hub's hashes",
+                "none": "NOT verified (no hashes known)"}[plan.verified]
+    print(f"\nDownloaded {info.name!r} ({verified}). Train it with: localtune-cli train --model {info.name}")
     return 0

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import ModelError, OfflineError
+from ..errors import ModelError
 from . import model_load_lock
 
 STARTER = "smollm2-135m-instruct"
@@ -222,26 +222,30 @@ class Registry:
             return self.add_gguf(found.path, name, origin=found.key)
         return self.add_folder(found.path, name, origin=found.key)
 
-    def pull(self, hub_id: str, name: str | None = None) -> ModelInfo:
-        """Download a model from the Hugging Face Hub. The only network access localtune makes, on request."""
-        name = self._unique(name or hub_id.split("/")[-1])
-        folder = self.models_dir / name
-        with _network_allowed():
-            try:
-                from huggingface_hub import snapshot_download
+    def pull(self, hub_id: str, name: str | None = None, *, token: str | None = None,
+             revision: str = "main") -> ModelInfo:
+        """Download a model from the Hugging Face Hub (its file list, then its files; no progress shown).
+        The only network access localtune makes, on request; see `pull_events` for the steps."""
+        from .download import file_list
 
-                snapshot_download(hub_id, local_dir=folder,
-                                  allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
-            except Exception as exc:  # noqa: BLE001 - hub errors come in many types
-                shutil.rmtree(folder, ignore_errors=True)
-                text = str(exc).lower()
-                if any(w in text for w in ("connect", "resolve", "offline", "network", "timed out", "unreachable")):
-                    raise OfflineError(f"Could not reach the Hugging Face Hub to download {hub_id}. "
-                                       "Check the internet connection and try again.") from exc
-                raise ModelError(f"Could not download {hub_id}: {exc}") from exc
-        write_manifest(folder, source="hub", origin=hub_id)
+        events = self.pull_events(file_list(hub_id, revision, token=token), name, token=token)
+        while True:
+            try:
+                next(events)
+            except StopIteration as done:
+                return done.value
+
+    def pull_events(self, plan, name: str | None = None, *, token: str | None = None, cancel=None):
+        """Fetch a `download.Download` into the models folder, yielding `Downloading` progress; returns the
+        added model's ModelInfo. An interrupted download resumes on the next call with the same name."""
+        from .download import download
+
+        name = self._unique(name or plan.hub_id.split("/")[-1])
+        folder = self.models_dir / name
+        yield from download(plan, folder, token=token, cancel=cancel)
         entries = self._load()
-        entries[name] = {"source": "hub", "origin": hub_id, "path": str(folder)}
+        entries[name] = {"source": "hub", "origin": plan.hub_id, "revision": plan.revision,
+                         "verified": plan.verified, "path": str(folder)}
         self._save(entries)
         return self.info(name)
 
@@ -319,32 +323,6 @@ def estimate_params(folder: Path) -> int:
 def training_memory(params: int) -> int:
     """Rough bytes to QLoRA-train a model: 4-bit weights + working set for activations and runtime."""
     return int(params * 0.6) + 1_500_000_000
-
-
-@contextlib.contextmanager
-def _network_allowed():
-    """Lift the offline switches for one explicit download, then restore them."""
-    keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    saved = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ[k] = "0"
-    try:
-        import huggingface_hub.constants as hc
-
-        old = hc.HF_HUB_OFFLINE
-        hc.HF_HUB_OFFLINE = False  # read at import time; flip it for this call only
-    except (ImportError, AttributeError):
-        hc, old = None, None
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        if hc is not None:
-            hc.HF_HUB_OFFLINE = old
 
 
 def asdict_info(info: ModelInfo) -> dict:
