@@ -92,3 +92,37 @@ def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool 
         lengths = token_lengths(_tokenizer_of(f, paths), report, config) if f.shape else []
         out[f.key] = fit(f, hardware, lengths, config, seconds_per_param_token=rate) if lengths else None
     return out
+
+
+# --- downloads (the one network feature, only when the user asks) ---------------------------------------------
+
+HUB_TOKEN = "hub.token"  # a vault setting: the user's Hugging Face token, kept encrypted, never in a file
+
+
+def hub_token(vault, given: str | None = None) -> str | None:
+    """The Hub token to use: `given` (then kept in the vault for next time), else the one kept there."""
+    if given:
+        vault.set_setting(HUB_TOKEN, given)
+        return given
+    return vault.get_setting(HUB_TOKEN) or None
+
+
+def download_plan(hub_id_or_catalog_id: str, token: str | None = None, revision: str | None = None):
+    """Ask the Hub for the model's file list (after the user agreed to that); a catalog model is held to the
+    catalog's hashes (`engine.catalog.plan_of`)."""
+    from .engine import catalog
+    from .engine.download import file_list
+
+    entry = catalog.entry(hub_id_or_catalog_id)
+    hub_id = entry.hub_id if entry else hub_id_or_catalog_id
+    listed = file_list(hub_id, revision or (entry.revision if entry else "main"), token=token)
+    return catalog.plan_of(entry, listed) if entry is not None else listed
+
+
+def pull_events(paths: Paths, plan, *, token: str | None = None, cancel=None, name: str | None = None):
+    """Download `plan` into localtune's models (Downloading events; returns the added model's ModelInfo)."""
+    from .engine import catalog
+    from .training import registry
+
+    entry = catalog.entry(plan.hub_id)
+    return registry(paths).pull_events(plan, name or (entry.id if entry else None), token=token, cancel=cancel)

@@ -136,21 +136,18 @@ def _catalog(args) -> int:
     return 0
 
 
-HUB_TOKEN = "hub.token"  # a vault setting: the user's Hugging Face token, kept encrypted, never in a file
-
-
 def _token(args) -> str | None:
     from .common import ask_secret, unlocked
 
     if not (args.token or args.new_token):
         return None
     with unlocked(args) as vault:
-        token = None if args.new_token else vault.get_setting(HUB_TOKEN)
+        token = None if args.new_token else local_models.hub_token(vault)
         if not token:
             token = ask_secret("Hugging Face access token: ").strip()
             if not token:
                 raise InvalidInputError("No token given; nothing was downloaded.")
-            vault.set_setting(HUB_TOKEN, token)
+            local_models.hub_token(vault, token)
             note("The token is kept in your encrypted vault (nowhere else).")
     return token
 
@@ -171,23 +168,21 @@ def _pull(args) -> int:
     if not download.HUB_ID.match(hub_id):
         raise InvalidInputError(f"{args.id!r} is neither a catalog id (see: localtune-cli models catalog) nor a Hub "
                                 "id like owner/name.")
-    revision = args.revision or (entry.revision if entry else "main")
+    revision = args.revision
     where = download.host()
     if entry is not None:
         note(entry.describe())
     if not confirm(f"Ask {where} for the file list of {hub_id}? (the request names only the model)", args.yes):
         raise InvalidInputError(f"Nothing was downloaded. Add --yes to download {hub_id} from {where} without "
                                 "being asked.")
-    listed = download.file_list(hub_id, revision, token=token)
-    plan = catalog.plan_of(entry, listed) if entry is not None else listed
+    plan = local_models.download_plan(hub_id, token, revision)
     note(plan.describe())
     if plan.gated and token is None:
         note("This model is gated: if the download is refused, run again with --token.")
     if not confirm(f"Download {_size(plan.total_bytes)} from {where}?", args.yes):
         raise InvalidInputError("Nothing was downloaded.")
-    reg = training.registry(paths_of(args))
     tty = sys.stderr.isatty()
-    events = reg.pull_events(plan, args.name or (entry.id if entry else None), token=token)
+    events = local_models.pull_events(paths_of(args), plan, token=token, name=args.name)
     while True:
         try:
             e = next(events)

@@ -108,8 +108,6 @@ def _add_model(paths, source: str, where: str):
     from ... import training
 
     registry = training.registry(paths)
-    if source == "hub":
-        return registry.pull(where)
     return (registry.add_gguf if source == "gguf" else registry.add_folder)(where)
 
 
@@ -132,7 +130,23 @@ def _hardware():
     from ...engine.hardware import detect
 
     load_libraries()
-    return detect().describe()
+    return detect()
+
+
+def _hub_token(ctx, given: str | None):
+    from ... import local_models
+
+    return local_models.hub_token(ctx.vault, given)
+
+
+def _download_plan(hub_id: str, token: str | None):
+    from ... import local_models
+
+    return local_models.download_plan(hub_id, token)
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
 class TrainPage(Page):
@@ -263,6 +277,8 @@ class TrainPage(Page):
         self.add_found_button.clicked.connect(self.add_found)
         self._models = []  # ModelInfo (added), None (the separator), discovery.Found (on this computer)
         self._rated = None  # (calibrated plan, its model's ModelInfo): a measured speed to scale found models by
+        self.hw = None  # this computer (engine Hardware), once looked at
+        self.download_runner: GeneratorRunner | None = None
         self._plan_id = 0
 
     # -- life cycle --------------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ class TrainPage(Page):
             return
         self._looked = True  # torch is imported here, on first visit, never at startup
         self._list_models()
-        run_in_thread(_hardware, self.hardware.setText, self._look_failed, parent=self)
+        run_in_thread(_hardware, self._hardware_seen, self._look_failed, parent=self)
 
     def on_unlocked(self) -> None:
         self.lane.submit(_runs, self.show_runs)
@@ -314,18 +330,24 @@ class TrainPage(Page):
         run_in_thread(lambda: _list_models(paths), lambda models: self._models_listed(models, select),
                       self._look_failed, parent=self)
 
+    def _hardware_seen(self, hardware) -> None:
+        self.hw = hardware  # for "Recommended for this computer"
+        self.hardware.setText(hardware.describe())
+
     def add_model(self, source: str) -> None:
         """Add a base model: a local folder, a local GGUF file, or (after consent) a Hub download."""
         if source == "hub":
-            dialog = DownloadDialog(self)
-            where = dialog.chosen() if dialog.exec() else ""
-        elif source == "gguf":
+            dialog = DownloadDialog(self, hardware=self.hw)
+            if dialog.exec():
+                self.download(dialog.chosen(), dialog.chosen_token())
+            return
+        if source == "gguf":
             where = files.open_file(self, "Choose a GGUF model file", files.MODEL_FILES)
         else:
             where = files.open_folder(self, "Choose a Hugging Face model folder")
         if not where:
             return
-        self.status.setText("Downloading the model…" if source == "hub" else "Adding the model…")
+        self.status.setText("Adding the model…")
         paths = self.paths
 
         def added(info) -> None:
@@ -333,6 +355,57 @@ class TrainPage(Page):
             self._list_models(select=info.name)
 
         run_in_thread(lambda: _add_model(paths, source, where), added, self._add_failed, parent=self)
+
+    def download(self, hub_id: str, token: str = "") -> None:
+        """Download a model the user chose and agreed to: its token (given now, then kept in the vault, or the
+        one kept there), the Hub's file list, the exact size for a second yes, then the files with progress."""
+        from ...engine.download import host
+
+        self.status.setText(f"Asking {host()} for the files of {hub_id}…")
+
+        def with_token(hub_token) -> None:
+            run_in_thread(lambda: _download_plan(hub_id, hub_token), lambda plan: self._fetch(plan, hub_token),
+                          self._add_failed, parent=self)
+
+        self.lane.submit(lambda ctx: _hub_token(ctx, token or None), with_token, self._add_failed)
+
+    def confirm_download(self, plan) -> bool:
+        """The second yes, with the exact size and where the files come from (tests replace it)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(self, "Download the model",
+                                      f"Download {_gb(plan.total_bytes)} from {plan.host}?\n\n{plan.describe()}")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _fetch(self, plan, token) -> None:
+        if not self.confirm_download(plan):
+            self.status.setText("Nothing was downloaded.")
+            return
+        from ... import local_models
+
+        paths = self.paths
+        self.download_runner = GeneratorRunner(
+            lambda cancel: local_models.pull_events(paths, plan, token=token, cancel=cancel), parent=self)
+        self.download_runner.yielded.connect(self._downloading)
+        self.download_runner.returned.connect(lambda info: self._downloaded(info, plan))
+        self.download_runner.errored.connect(self._add_failed)
+        self.progress.setMaximum(1000)
+        self.progress.setValue(0)
+        self.download_button.setEnabled(False)
+        self.download_runner.finished.connect(lambda: self.download_button.setEnabled(not self.running))
+        self.download_runner.start()
+
+    def _downloading(self, event) -> None:
+        self.progress.setValue(int(1000 * event.done / max(event.total, 1)))
+        left = f" · {eta_words(event.eta_s)}" if event.eta_s else ""
+        self.status.setText(f"Downloading: {_gb(event.done)} of {_gb(event.total)} · "
+                            f"{event.bytes_per_s / 1e6:.1f} MB/s{left}")
+
+    def _downloaded(self, info, plan) -> None:
+        verified = {"catalog": "verified against localtune's catalog", "hub": "checked against the Hub's hashes",
+                    "none": "not verified: no hashes were known"}[plan.verified]
+        self.status.setText(f"Downloaded {info.name} ({verified}).")
+        self._list_models(select=info.name)
 
     def _models_listed(self, models, select: str | None = None) -> None:
         from ...engine.discovery import STORE_NAMES
