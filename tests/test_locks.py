@@ -66,3 +66,15 @@ def test_dev_picks_the_lock_of_the_platform_and_variant():
     # No lock: dev.py installs from pyproject.toml's ranges and says so.
     assert dev.lock_file("linux", "x86_64", (3, 12), "cpu") is None
     assert dev.lock_file("darwin", "x86_64", (3, 11)) is None
+
+
+def test_qt_is_the_apps_extra_and_the_locks_still_pin_it():
+    """The core installs without Qt (a headless server); the app's extra, dev.py and the locks bring PySide6."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [r for r in project["dependencies"] if lock._name(r).startswith(("pyside6", "shiboken6"))]
+    assert [lock._name(r) for r in project["optional-dependencies"]["app"]] == ["pyside6-essentials"]
+    assert "app" in lock.EXTRAS and "[app," in (ROOT / "dev.py").read_text()
+    for target in lock.TARGETS:
+        assert "pyside6-essentials" in lock.entries(target.path.read_text())

@@ -60,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     from .. import privacy
 
     privacy.harden()
+    try:
+        import PySide6  # noqa: F401
+    except ImportError:  # a core-only install: localtune-cli works, the app needs its extra
+        print('The desktop app needs PySide6, which this installation does not have: pip install "localtune[app]" '
+              "(localtune-cli works without it).", file=sys.stderr)
+        return 1
     if "--selftest" in (sys.argv if argv is None else argv)[1:]:  # before any QApplication: it makes its own
         from .selftest import main as selftest
 
