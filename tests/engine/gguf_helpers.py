@@ -3,13 +3,15 @@
 import json
 from pathlib import Path
 
-FILE_TYPES = {"F16": 1, "Q8_0": 7, "F32": 0}
+FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "BF16": 32}
+# The gguf package (0.19) writes these; it cannot quantize the K-quants (Q4_K_M, Q5_K_M, Q6_K): NotImplementedError.
+WRITABLE = ("F16", "BF16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1")
 
 
 def write_llama_gguf(hf_folder: Path, path: Path, quant: str = "F16", *, name: str = "Tiny Llama Instruct",
                      license: str = "apache-2.0", chat_template: bool = True) -> Path:
     """The tiny Llama's weights and byte-level BPE tokenizer as a llama.cpp-style GGUF: 2-D weights in `quant`
-    (F16 or Q8_0, the types the gguf package can write), norms in F32."""
+    (one of WRITABLE), norms in F32."""
     import gguf
     import numpy as np
     from safetensors.numpy import load_file
@@ -58,13 +60,13 @@ def write_llama_gguf(hf_folder: Path, path: Path, quant: str = "F16", *, name: s
         array = np.asarray(array, dtype=np.float32)
         if array.ndim == 1:
             w.add_tensor(gname, array)
-        elif quant == "Q8_0":
-            w.add_tensor(gname, gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0),
-                         raw_dtype=gguf.GGMLQuantizationType.Q8_0)
         elif quant == "F16":
             w.add_tensor(gname, array.astype(np.float16))
-        else:
+        elif quant == "F32":
             w.add_tensor(gname, array)
+        else:
+            kind = gguf.GGMLQuantizationType[quant]
+            w.add_tensor(gname, gguf.quants.quantize(array, kind), raw_dtype=kind)
 
     for key, value in tensors.items():
         key = key.removeprefix("model.")

@@ -28,9 +28,27 @@ def render_prompt(tokenizer, example: Example) -> str:
     """The prompt in the model's own chat template, ending where the assistant's answer starts."""
     messages = [dict(m) for m in example.messages]
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        try:
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception:  # noqa: BLE001 - templates raise their own errors: Gemma's refuses a system role
+            if not any(m["role"] == "system" for m in messages):
+                raise
+        return tokenizer.apply_chat_template(without_system(messages), tokenize=False, add_generation_prompt=True)
     # A base model without a chat template: a plain transcript.
     return "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
+
+
+def without_system(messages: list[dict]) -> list[dict]:
+    """For a template without a system role (Gemma): the system text opens the first user message."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    for m in rest:
+        if m["role"] == "user":
+            m["content"] = f"{system}\n\n{m['content']}" if system else m["content"]
+            break
+    else:
+        rest.insert(0, {"role": "user", "content": system})
+    return rest
 
 
 def end_of_turn_id(tokenizer) -> int | None:
