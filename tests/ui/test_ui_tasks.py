@@ -251,3 +251,36 @@ def test_the_lock_screen_stops_training_and_keeps_its_checkpoint(qtbot, window):
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault) is None  # closed once the checkpoint was written
     unlock(qtbot, window)
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
+
+
+def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot):
+    import os
+    import sys
+
+    from PySide6.QtCore import QThread
+
+    from localtune.ui.tasks import BACKGROUND_NICE
+
+    def priority():
+        if sys.platform.startswith("linux"):
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return QThread.currentThread().priority()
+
+    def make(_token):
+        child = {}
+        helper = threading.Thread(target=lambda: child.setdefault("p", priority()))  # as a compute pool's thread
+        helper.start()
+        helper.join()
+        yield (priority(), child["p"])
+
+    seen = []
+    runner = GeneratorRunner(make)
+    runner.yielded.connect(seen.append)
+    runner.start()
+    qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
+    worker, child = seen[0]
+    if sys.platform.startswith("linux"):
+        here = priority()
+        assert worker == child == max(here, BACKGROUND_NICE) and (worker > here or here >= BACKGROUND_NICE)
+    else:
+        assert worker == QThread.Priority.LowPriority
