@@ -11,6 +11,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/packaging/linux"
+RES="$ROOT/resources"  # icons, desktop entry and metainfo (also in the app as localtune.resources)
 OUT_DIR="${OUT_DIR:-$ROOT/out/linux}"
 BUILD_DIR="${BUILD_DIR:-/tmp/localtune-build}"
 APP_ID="io.github.localtune.Localtune"
@@ -27,8 +28,8 @@ mkdir -p "$OUT_DIR" "$BUILD_DIR"
 OUT_DIR="$(cd "$OUT_DIR" && pwd)"
 
 echo "== validating desktop entry and AppStream metainfo"
-desktop-file-validate "$HERE/$APP_ID.desktop"
-appstreamcli validate --no-net "$HERE/$APP_ID.metainfo.xml"
+desktop-file-validate "$RES/linux/$APP_ID.desktop"
+appstreamcli validate --no-net "$RES/linux/$APP_ID.metainfo.xml"
 
 echo "== Python environment (the project's .venv, installed from locks/linux-x86_64-$VARIANT.txt with PyInstaller)"
 python3 -c "import sys; sys.path.insert(0, '$ROOT'); import dev; dev.setup()"
@@ -60,11 +61,11 @@ cp -a "$APP" "$STAGE/opt/localtune"
 ln -s /opt/localtune/localtune "$STAGE/usr/bin/localtune"
 printf '#!/bin/sh\nexec /opt/localtune/localtune cli "$@"\n' > "$STAGE/usr/bin/localtune-cli"
 chmod 755 "$STAGE/usr/bin/localtune-cli"
-install -m 644 "$HERE/$APP_ID.desktop" "$STAGE/usr/share/applications/"
-install -m 644 "$HERE/$APP_ID.metainfo.xml" "$STAGE/usr/share/metainfo/"
-install -D -m 644 "$ROOT/packaging/icons/localtune.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/$APP_ID.svg"
+install -m 644 "$RES/linux/$APP_ID.desktop" "$STAGE/usr/share/applications/"
+install -m 644 "$RES/linux/$APP_ID.metainfo.xml" "$STAGE/usr/share/metainfo/"
+install -D -m 644 "$RES/icons/localtune.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/$APP_ID.svg"
 for size in 16 32 48 64 128 256 512; do
-    install -D -m 644 "$ROOT/packaging/icons/localtune-$size.png" \
+    install -D -m 644 "$RES/icons/localtune-$size.png" \
         "$STAGE/usr/share/icons/hicolor/${size}x${size}/apps/$APP_ID.png"
 done
 printf 'localtune %s\nLicense: Apache-2.0. Bundled components keep their own licenses (see /opt/localtune/_internal/*.dist-info).\n' \

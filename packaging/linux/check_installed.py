@@ -56,6 +56,13 @@ def check_layout(root: Path) -> Path:
                 f"usr/share/icons/hicolor/256x256/apps/{APP_ID}.png"):
         if not (root / rel).is_file():
             fail("package layout", f"{rel} is missing")
+    # The app's resources (the repository's top-level resources/, the package localtune.resources): every file.
+    source = Path(__file__).resolve().parents[2] / "resources"
+    shipped = root / "opt" / "localtune" / "_internal" / "localtune" / "resources"
+    missing = [str(f.relative_to(source)) for f in source.rglob("*")
+               if f.is_file() and "__pycache__" not in f.parts and not (shipped / f.relative_to(source)).is_file()]
+    if missing:
+        fail("package layout", f"resources missing from {shipped.relative_to(root)}: {', '.join(sorted(missing))}")
     big = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_size >= 2**31]
     if big:
         fail("package layout", f"files of 2 GiB or more: {big}")

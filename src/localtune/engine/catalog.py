@@ -54,7 +54,7 @@ def raw() -> dict:
     """The catalog file as shipped (the one place that reads it)."""
     from importlib.resources import files
 
-    return json.loads((files("localtune") / "resources" / "catalog.json").read_text(encoding="utf-8"))
+    return json.loads((files("localtune.resources") / "catalog.json").read_text(encoding="utf-8"))
 
 
 def entries() -> list[Entry]:

@@ -1,4 +1,4 @@
-"""The demo journal shipped in resources/demo (one JSONL file per field)."""
+"""The demo journal shipped in resources/demo (the package localtune.resources; one JSONL file per field)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .io import Parsed, parse_jsonl
 
 
 def load_demo() -> Parsed:
-    folder = resources.files("localtune") / "resources" / "demo"
+    folder = resources.files("localtune.resources") / "demo"
     parsed = Parsed()
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".jsonl"):
