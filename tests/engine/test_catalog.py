@@ -13,7 +13,8 @@ GIB = 1024**3
 CPU_LAPTOP = Hardware("cpu", "laptop CPU", 8, 16 * GIB, 11 * GIB)
 GPU_8GB = Hardware("cuda", "8 GB GPU", 8, 32 * GIB, 24 * GIB, vram_total=8 * GIB, vram_free=7.5 * GIB, bf16=True)
 GPU_24GB = Hardware("cuda", "24 GB GPU", 16, 64 * GIB, 48 * GIB, vram_total=24 * GIB, vram_free=23 * GIB, bf16=True)
-APPLE_16GB = Hardware("mps", "Apple GPU", 10, 16 * GIB, 11 * GIB)
+APPLE_16GB = Hardware("mps", "Apple GPU", 10, 16 * GIB, 11 * GIB, bf16=True, nf4=False)  # no 4-bit: 16-bit base
+APPLE_16GB_4BIT = Hardware("mps", "Apple GPU", 10, 16 * GIB, 11 * GIB, bf16=True, nf4=True)
 SMALL_CPU = Hardware("cpu", "old laptop", 2, 4 * GIB, 2 * GIB)
 
 
@@ -38,7 +39,8 @@ def test_every_entry_says_where_its_values_come_from():
 
 @pytest.mark.parametrize(("hardware", "expected"), [
     (CPU_LAPTOP, ["smollm2-1.7b-instruct", "qwen2.5-1.5b-instruct", "llama-3.2-1b-instruct"]),
-    (APPLE_16GB, ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct-v0.3"]),
+    (APPLE_16GB, ["phi-3.5-mini-instruct", "llama-3.2-3b-instruct", "gemma-2-2b-it"]),
+    (APPLE_16GB_4BIT, ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct-v0.3"]),
     (GPU_8GB, ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct-v0.3"]),  # 4-bit 8B: ~5.9 GiB
     (GPU_24GB, ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct-v0.3"]),
     (SMALL_CPU, ["qwen2.5-0.5b-instruct", "smollm2-360m-instruct"]),

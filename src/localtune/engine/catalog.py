@@ -79,7 +79,10 @@ def trains_on(e: Entry, hardware) -> bool:
     """Whether `hardware` (engine.hardware.Hardware) has the memory to QLoRA-train `e`, and on a CPU the time."""
     from .models import training_memory
 
-    if training_memory(e.params) > hardware.memory_free:
+    need = training_memory(e.params)
+    if hardware.device == "mps" and not getattr(hardware, "nf4", True):  # LoRA on a 16-bit base there
+        need = e.params * 2 + need - int(e.params * 0.6)
+    if need > hardware.memory_free:
         return False
     return hardware.device != "cpu" or e.params <= CPU_PARAMS
 

@@ -16,6 +16,7 @@ class Hardware:
     vram_total: int = 0  # bytes (CUDA only)
     vram_free: int = 0
     bf16: bool = False  # fast bf16 matmuls on `device`
+    nf4: bool = True  # bitsandbytes' 4-bit NF4 works on `device` (on an Apple GPU only where it says so)
 
     @property
     def memory_free(self) -> int:
@@ -29,7 +30,8 @@ class Hardware:
             return (f"GPU {self.name}: {self.vram_free / gib:.1f} of {self.vram_total / gib:.1f} GiB free"
                     f"{', bf16' if self.bf16 else ''}; {cpu}")
         if self.device == "mps":
-            return f"Apple GPU (shares RAM); {cpu}"
+            return (f"Apple GPU (shares RAM){', bf16' if self.bf16 else ', fp16'}"
+                    f"{'' if self.nf4 else ', no 4-bit'}; {cpu}")
         return f"CPU {self.name}: {cpu}"
 
 
@@ -83,8 +85,27 @@ def detect(device: str | None = None) -> Hardware:
         return Hardware("cuda", torch.cuda.get_device_name(), vram_total=vtotal, vram_free=free,
                         bf16=torch.cuda.is_bf16_supported(), **common)
     if device in (None, "mps") and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return Hardware("mps", "Apple GPU", bf16=False, **common)
+        return Hardware("mps", "Apple GPU", bf16=_mps_works("bf16"), nf4=_mps_works("nf4"), **common)
     return Hardware("cpu", _cpu_name(), bf16=cpu_bf16(cpu_flags()), **common)
+
+
+def _mps_works(what: str) -> bool:
+    """Whether the Apple GPU runs bf16 matmuls (macOS 14 and later) or bitsandbytes' 4-bit NF4 (only builds with
+    an MPS backend): tried on a tiny tensor, since neither is announced reliably."""
+    try:
+        import torch
+
+        x = torch.ones(64, 64, device="mps", dtype=torch.bfloat16 if what == "bf16" else torch.float16)
+        if what == "bf16":
+            (x @ x).sum().item()
+            return True
+        import bitsandbytes.functional as bf
+
+        packed, state = bf.quantize_4bit(x, quant_type="nf4")
+        bf.dequantize_4bit(packed, state).sum().item()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not on this machine"
+        return False
 
 
 def cpu_bf16(flags: set[str]) -> bool:

@@ -25,6 +25,17 @@ def _tokenizer(model_dir):
 # --- the model ------------------------------------------------------------------------------------------
 
 
+def base_dtype(plan_: Plan):
+    """The frozen base's dtype (the 4-bit compute dtype under QLoRA): bf16 on a GPU that has it, 16 bits on an
+    Apple GPU (bf16 or fp16: unified memory is shared with everything else), fp32 on a CPU (bf16 there is
+    autocast, chosen by timing)."""
+    import torch
+
+    if plan_.device == "mps":
+        return torch.bfloat16 if plan_.bf16 else torch.float16
+    return torch.bfloat16 if plan_.bf16 and plan_.device == "cuda" else torch.float32
+
+
 def _build(model_dir, plan_: Plan, config: TrainConfig):
     """Base model (4-bit or not) + fresh LoRA adapter; LoRA init is seeded."""
     import torch
@@ -32,8 +43,7 @@ def _build(model_dir, plan_: Plan, config: TrainConfig):
 
     from ..adapters import load_base
 
-    base = load_base(model_dir, quantize=plan_.quantization, device=plan_.device,
-                     dtype=torch.bfloat16 if plan_.bf16 and plan_.device == "cuda" else torch.float32)
+    base = load_base(model_dir, quantize=plan_.quantization, device=plan_.device, dtype=base_dtype(plan_))
     base.config.use_cache = False  # training takes no generation cache
     if plan_.grad_checkpointing:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

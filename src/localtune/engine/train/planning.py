@@ -41,7 +41,8 @@ class Plan:
 
     def describe(self) -> str:
         gib = 1024**3
-        kind = "QLoRA (4-bit NF4 base, double quant)" if self.quantization == "nf4" else "LoRA (full-precision base)"
+        kind = "QLoRA (4-bit NF4 base, double quant)" if self.quantization == "nf4" else \
+            f"LoRA (16-bit {'bf16' if self.bf16 else 'fp16'} base)" if self.device == "mps" else "LoRA (full-precision base)"
         lines = [
             f"{kind} on {self.device.upper()}{', bf16' if self.bf16 else ''}",
             f"{self.total_steps} steps of {self.batch_size} examples ({self.steps_per_epoch} per epoch), "
@@ -94,15 +95,26 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     # What one token costs without checkpointing: activations kept for the backward pass, per layer
     # (measured ~2.3 MB/token on SmolLM2-135M in fp32); with checkpointing only the layer inputs stay.
     # (a CPU may end up in fp32 after timing both, so its activations are counted at fp32's size)
-    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16 and hardware.device != "cpu")) else 4
+    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16 and hardware.device != "cpu")
+                      or hardware.device == "mps") else 4
     act_full = shape["layers"] * (14 * shape["hidden"] + 6 * shape["inter"]) * bytes_per
     act_ckpt = shape["layers"] * 2 * shape["hidden"] * bytes_per + act_full // shape["layers"]
-    weights_full = shape["params"] * (2 if hardware.device == "cuda" and hardware.bf16 else 4)
+    # An Apple GPU holds the base in 16 bits (bf16 where it has it, else fp16): see model.base_dtype.
+    weights_full = shape["params"] * (2 if (hardware.device == "cuda" and hardware.bf16) or hardware.device == "mps"
+                                      else 4)
     weights_nf4 = int(shape["params"] * 0.6)
     runtime = 600 * 1024**2  # torch, tokenizer, allocator slack
     budget = int(free * 0.6)  # leave room for the rest of the machine
 
     quant = config.quantization
+    if hardware.device == "mps" and not hardware.nf4:
+        if quant == "nf4":
+            raise TrainingError("4-bit training (QLoRA) needs bitsandbytes' support for the Apple GPU, which this "
+                                "installation lacks. Train with quantization 'auto' or 'none' (LoRA on a 16-bit "
+                                "base).")
+        if quant == "auto":
+            quant = "none"
+            reasons.append(MPS_REASON)
     if quant == "auto":
         # 4-bit weights save memory but cost a dequantization on every matmul; use them when memory is tight.
         quant = "none" if weights_full + runtime + act_full * seq_len <= budget * 0.5 else "nf4"
@@ -157,6 +169,7 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
                 memory_free=free, reasons=tuple(reasons), merged_lora=merged, candidates=candidates)
 
 
+MPS_REASON = "LoRA on a 16-bit base: bitsandbytes' 4-bit is not available on this Apple GPU"
 FOLDED_REASON = "adapters folded into a working copy of the weights: one matmul per layer"
 TRIAL_REASON = ("this CPU does bf16 in hardware: the first steps time {fp32} against bf16 autocast, and "
                 "training keeps the faster")
