@@ -90,3 +90,29 @@ def serve(folder: Path, repo: str = "TinyOrg/tiny-llama-Instruct", **options):
         server.server_close()
 
     return hub, stop
+
+
+def serve_redirect(target: str):
+    """A second host that redirects every request to `target` (as the Hub sends file downloads to a CDN), and
+    records the headers it got."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802 - the http.server name
+            seen.append((self.path, self.headers.get("Range"), self.headers.get("Authorization")))
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_address[1]}", seen, stop

@@ -215,3 +215,19 @@ def test_cli_pull_asks_first_keeps_the_token_in_the_vault_and_resumes(hub, tmp_p
     assert on_disk == []  # only inside the encrypted vault
     r = run_cli(["models", "list", "--json"], home=home, env=env)
     assert "tiny" in [m["name"] for m in json.loads(r.stdout)]
+
+
+def test_the_token_is_not_forwarded_when_the_hub_redirects(hub, tmp_path, monkeypatch):
+    from hub_server import serve_redirect
+
+    cdn = hub()  # stands in for the CDN the Hub sends files to
+    front, seen, stop = serve_redirect(cdn.url)
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", front)
+        plan = dl.file_list(REPO, token="hf_front_only")
+        list(dl.download(plan, tmp_path / "m", token="hf_front_only"))
+    finally:
+        stop()
+    assert seen and all(auth == "Bearer hf_front_only" for _, _, auth in seen)
+    assert cdn.requests and all(auth is None for _, _, auth in cdn.requests)
+    assert check_folder(tmp_path / "m", hashes=True)

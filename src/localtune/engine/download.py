@@ -109,8 +109,8 @@ def wanted(name: str) -> bool:
 
 def _open(url: str, token: str | None, headers: dict | None = None):
     req = urllib.request.Request(url, headers={"User-Agent": "localtune", **(headers or {})})
-    if token and urllib.parse.urlsplit(url).netloc == host():  # the token goes to the Hub's host only
-        req.add_header("Authorization", f"Bearer {token}")
+    if token and urllib.parse.urlsplit(url).netloc == host():  # the token goes to the Hub's host only:
+        req.add_unredirected_header("Authorization", f"Bearer {token}")  # not to a CDN the Hub redirects to
     try:
         return urllib.request.urlopen(req, timeout=TIMEOUT_S)  # noqa: S310 - https or the test server
     except urllib.error.HTTPError as exc:
