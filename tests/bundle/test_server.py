@@ -24,8 +24,9 @@ LOSS_TOLERANCE = 1e-4
 pytestmark = pytest.mark.slow
 
 
-def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PASS + "\n"):
-    """Run the server with its own HOME, TMPDIR and working folder (all scanned by the canary test)."""
+def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PASS + "\n", fd: bool = False):
+    """Run the server with its own HOME, TMPDIR and working folder (all scanned by the canary test); with `fd`
+    the passphrase comes through a pipe's descriptor (--passphrase-fd) and stdin stays empty."""
     dirs = {k: tmp / f"{name}-{k}" for k in ("home", "tmp", "work")}
     for d in dirs.values():
         d.mkdir()
@@ -34,8 +35,19 @@ def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PAS
               *extra]
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)] if procs > 1 else []
     env = {**os.environ, "HOME": str(dirs["home"]), "TMPDIR": str(dirs["tmp"]), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, *launcher, *server], input=stdin, capture_output=True, text=True,
-                       env=env, cwd=dirs["work"], timeout=300)
+    pass_fds = ()
+    if fd:
+        read, write = os.pipe()
+        os.write(write, stdin.encode())
+        os.close(write)
+        server += ["--passphrase-fd", str(read)]
+        pass_fds, stdin = (read,), ""
+    try:
+        r = subprocess.run([sys.executable, *launcher, *server], input=stdin, capture_output=True, text=True,
+                           env=env, cwd=dirs["work"], timeout=300, pass_fds=pass_fds)
+    finally:
+        for d in pass_fds:
+            os.close(d)
     events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     return r, events, out, dirs
 
@@ -48,7 +60,7 @@ def runs(tmp_path_factory, tiny_model):
     bundle = TrainingBundle(train=ex[:12], eval=ex[12:], config={"epochs": 2, "batch_size": 4, "seed": 3},
                             base_model="tiny")
     bundle_file = fmt.write(tmp / "train.ltb", bundle.seal(PASS))
-    one = serve(tmp, bundle_file, tiny_model, procs=1, name="one")
+    one = serve(tmp, bundle_file, tiny_model, procs=1, name="one", fd=True)
     two = serve(tmp, bundle_file, tiny_model, procs=2, name="two")
     for r, *_ in (one, two):
         assert r.returncode == 0, r.stderr[-3000:]
@@ -144,6 +156,15 @@ def test_cli_exports_the_demo_journal_and_imports_the_servers_adapter(runs, tmp_
     wrong = run_cli(["bundle", "merge", str(bundle), str(bundle), "--out", str(tmp_path / "p.ltb")], home=home,
                     stdin="wrong passphrase\n")
     assert wrong.returncode == 1 and "does not open journal.ltb" in wrong.stderr
+    pooled = run_cli(["bundle", "merge", str(bundle), str(bundle), "--out", str(tmp_path / "pool.ltb"), "--json"],
+                     home=home, stdin=f"{PASS}\n{PASS}\npool passphrase\npool passphrase\n")
+    assert pooled.returncode == 0, pooled.stderr
+    pool = json.loads(pooled.stdout)
+    # The same journal twice: every example has a twin from the other "contributor", judged alike.
+    assert pool["counts"] == shown["counts"] and pool["contributors"] == 2
+    first, second = pool["contributors_report"]
+    assert second["duplicates_removed"] == second["train"] + second["eval"] and first["agreement"] == 1.0
+    assert fmt.read_manifest((tmp_path / "pool.ltb").read_bytes())["counts"] == shown["counts"]
     # The server's adapter says base model "tiny": this vault does not know it.
     bad = run_cli(["adapters", "import", str(runs["two"][2])], home=home, stdin=f"{VAULT_PASS}\n{PASS}\n")
     assert bad.returncode == 1 and "'tiny'" in bad.stderr

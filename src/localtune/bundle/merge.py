@@ -45,14 +45,18 @@ class ContributorReport:
 
 
 def _situation(example: Example) -> str:
-    """What makes two examples the same case: the user message (field, norms, situation, perspective)."""
-    return next((m["content"] for m in example.messages if m.get("role") == "user"), "")
+    """The situation itself, without the field, the norms or the perspective asked for."""
+    user = next((m["content"] for m in example.messages if m.get("role") == "user"), "")
+    part = next((p for p in user.split("\n\n") if p.startswith("Situation: ")), user)
+    return part.removeprefix("Situation: ")
 
 
 def merge(bundles: Sequence[TrainingBundle]) -> tuple[TrainingBundle, list[ContributorReport]]:
-    """Pool the bundles. Of near-duplicate examples from different contributors one is kept (a held-out one
-    when any of them is held out, so the pool's held-out set stays unseen in training); examples' groups are
-    renumbered so no contributor's own ids remain."""
+    """Pool the bundles. The same case is a near-duplicate situation (dataset.similarity) seen from the same
+    perspective; where contributors share a case, one contributor's examples of it are kept (one with a held-out
+    example when any, so the pool's held-out set stays unseen in training) and the others' dropped. A journal's
+    own near-duplicates are left as its readiness check let them be. Example groups are renumbered, so no
+    contributor's ids remain."""
     if len(bundles) < 2:
         raise InvalidInputError("Pooling needs at least two bundles.")
     models = {b.base_model for b in bundles}
@@ -68,19 +72,24 @@ def merge(bundles: Sequence[TrainingBundle]) -> tuple[TrainingBundle, list[Contr
 
     drop: set[int] = set()
     for cluster in near_duplicate_clusters([_situation(e) for _, _, e in items]):
-        owners = {items[i][0] for i in cluster}
-        if len(owners) < 2:
-            continue  # one contributor's own near-duplicates: their journal's check already reported them
+        if len({items[i][0] for i in cluster}) < 2:
+            continue
+        cases: dict[str, list[int]] = {}
         for i in cluster:
-            others = [j for j in cluster if items[j][0] != items[i][0]]
-            reports[items[i][0]].overlaps += 1
-            if any(items[j][2].label == items[i][2].label for j in others):
-                reports[items[i][0]].agreed += 1
-        keep = next((i for i in cluster if items[i][1] == "eval"), cluster[0])
-        for i in cluster:
-            if i != keep:
-                drop.add(i)
-                reports[items[i][0]].duplicates_removed += 1
+            cases.setdefault(items[i][2].viewpoint.strip().casefold(), []).append(i)
+        for case in cases.values():
+            owners = sorted({items[i][0] for i in case})
+            if len(owners) < 2:
+                continue
+            for i in case:
+                reports[items[i][0]].overlaps += 1
+                if any(items[j][2].label == items[i][2].label for j in case if items[j][0] != items[i][0]):
+                    reports[items[i][0]].agreed += 1
+            keeper = next((items[i][0] for i in case if items[i][1] == "eval"), owners[0])
+            for i in case:
+                if items[i][0] != keeper:
+                    drop.add(i)
+                    reports[items[i][0]].duplicates_removed += 1
 
     groups: dict[tuple[int, str], str] = {}
     train, held = [], []
