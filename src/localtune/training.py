@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .dataset.checks import Report, readiness
+from .dataset.checks import Dataset, Report, build_dataset, check_dataset
 from .dataset.prompts import LABELS, prompt_messages
 from .dataset.redact import Redactor, unique_names
 from .errors import InvalidInputError, NotFoundError
@@ -49,8 +49,29 @@ def redactor_of(vault: Vault) -> Redactor:
     return Redactor(redaction_names(vault))
 
 
+def dataset(journal: Journal) -> Dataset:
+    """The journal's training set (redacted examples, near-duplicates, the held-out split), built once per
+    revision of the vault: a comparison or a second check reuses it until the journal or the names change."""
+    return _built(journal)[0]
+
+
 def check(journal: Journal) -> Report:
-    return readiness(list(journal.iter_all()), redactor=redactor_of(journal.vault))
+    """The readiness report on that training set (computed once per revision too). Treat it as read-only."""
+    return _built(journal)[1]
+
+
+def _built(journal: Journal) -> tuple[Dataset, Report]:
+    vault = journal.vault
+    revision = vault.revision
+    cache = vault.session_cache
+    kept = cache.get("dataset")
+    if kept is not None and kept[0] == revision:
+        return kept[1]
+    built = build_dataset(list(journal.iter_all()), redactor=redactor_of(vault))
+    result = (built, check_dataset(built))
+    if vault.revision == revision:  # nothing was written while it was built
+        cache["dataset"] = (revision, result)
+    return result
 
 
 def registry(paths: Paths):
@@ -186,8 +207,8 @@ def release_readers() -> None:
 
 
 def few_shot_pool(journal: Journal):
-    report = check(journal)
-    return report.train
+    """The examples a few-shot reading may show the model: the training side of the split, never held-out ones."""
+    return dataset(journal).split.train
 
 
 def labels_used(examples, fallback=LABELS) -> tuple[str, ...]:

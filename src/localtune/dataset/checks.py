@@ -11,11 +11,11 @@ from itertools import combinations
 
 from ..errors import DatasetNotReady
 from ..journal.models import Scenario
-from .examples import prepare
+from .examples import Prepared, prepare
 from .prompts import LABELS, Example
 from .redact import NameIndex, Redactor, name_key
 from .similarity import near_duplicate_clusters
-from .split import EVAL_FRACTION, SplitSummary, split_prepared
+from .split import EVAL_FRACTION, Split, SplitSummary, split_prepared
 
 MINIMUM, PREFERRED, GOOD = 50, 100, 200
 DOMINANT_SHARE = 0.7
@@ -197,6 +197,33 @@ def _plural(n: int, word: str, verb: str = "") -> str:
     return f"{n} {word}" + ("" if n == 1 else "s") + (f" {verb if n == 1 else verbs.get(verb, verb)}" if verb else "")
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """What training reads from a journal: every scenario redacted with its examples, the near-duplicate
+    clusters (indices into `prepared`) and the held-out split. Built once per journal revision; checked apart."""
+
+    prepared: tuple[Prepared, ...]
+    clusters: tuple[tuple[int, ...], ...]
+    split: Split
+
+    @property
+    def usable(self) -> list[Prepared]:
+        return [p for p in self.prepared if p.examples]
+
+    @property
+    def examples(self) -> list[Example]:
+        return [e for p in self.prepared for e in p.examples]
+
+
+def build_dataset(scenarios: Iterable[Scenario], *, redactor: Redactor | None = None,
+                  eval_fraction: float = EVAL_FRACTION) -> Dataset:
+    """Redact, make the examples, find near-duplicates and split: the training set, without judging it."""
+    redactor = redactor or Redactor()
+    prepared = tuple(prepare(s, redactor) for s in scenarios)
+    clusters = tuple(tuple(c) for c in near_duplicate_clusters([p.situation for p in prepared]))
+    return Dataset(prepared, clusters, split_prepared(prepared, clusters, eval_fraction=eval_fraction))
+
+
 def readiness(
     scenarios: Iterable[Scenario],
     *,
@@ -205,11 +232,18 @@ def readiness(
     max_tokens: int = 1024,
     eval_fraction: float = EVAL_FRACTION,
 ) -> Report:
-    redactor = redactor or Redactor()
+    """Build the dataset and check it."""
+    return check_dataset(build_dataset(scenarios, redactor=redactor, eval_fraction=eval_fraction),
+                         count_tokens=count_tokens, max_tokens=max_tokens)
+
+
+def check_dataset(dataset: Dataset, *, count_tokens: Callable[[str], int] | None = None,
+                  max_tokens: int = 1024) -> Report:
+    """Is this dataset fit to train on: counts, balance, duplicates, contradictions, names, agreement, length."""
     count_tokens = count_tokens or estimate_tokens
-    prepared = [prepare(s, redactor) for s in scenarios]
-    usable = [p for p in prepared if p.examples]
-    examples = [e for p in usable for e in p.examples]
+    prepared = dataset.prepared
+    usable = dataset.usable
+    examples = dataset.examples
     report = Report(example_count=len(examples), scenario_count=len(usable), max_tokens=max_tokens)
     block, warn = report.blocking.append, report.warnings.append
 
@@ -282,7 +316,7 @@ def readiness(
             ))
 
     # Near-duplicates and contradictions.
-    clusters = near_duplicate_clusters([p.situation for p in prepared])
+    clusters = dataset.clusters
     report.near_duplicates = [[prepared[i].ref for i in c] for c in clusters]
     for group in report.near_duplicates:
         warn(Finding(
@@ -337,7 +371,7 @@ def readiness(
         ))
 
     # The held-out split.
-    split = split_prepared(prepared, clusters, eval_fraction=eval_fraction)
+    split = dataset.split
     report.split, report.train, report.eval = split.summary, split.train, split.eval
     if examples and not split.train:
         block(Finding(

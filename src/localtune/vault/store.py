@@ -136,6 +136,9 @@ class Vault:
         self._key = key
         self._slot = slot
         self._file_lock = file_lock
+        self._connections = 1  # a rekey or restore swaps the connection in; revisions never repeat across them
+        # Data derived from the journal for this open session (the built training set): dropped on lock.
+        self.session_cache: dict = {}
 
     # -- opening -----------------------------------------------------------------------------------------
 
@@ -252,6 +255,11 @@ class Vault:
     def is_locked(self) -> bool:
         return self._conn is None
 
+    @property
+    def revision(self) -> tuple[int, int]:
+        """Changes with every write to this vault (rows written on this connection, and connection swaps)."""
+        return self._connections, self.conn.total_changes
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator:
         """One atomic write: all of it is committed (and fsynced) or none of it."""
@@ -282,6 +290,7 @@ class Vault:
             self._conn.close()
             self._conn = None
         self._key = b""
+        self.session_cache.clear()
         if self._file_lock is not None:
             self._file_lock.release()
             self._file_lock = None
@@ -550,6 +559,8 @@ class Vault:
         kdf.fsync_dir(self.paths.vault.parent)
         kdf.write_atomic(self.paths.vault_header, kdf.dumps([slot]))
         self._conn, self._key, self._slot = _connect(self.paths.vault, key), key, slot
+        self._connections += 1
+        self.session_cache.clear()
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._configure()
 
