@@ -73,6 +73,7 @@ def test_a_gated_download_from_the_page(qtbot, window, tiny_folder, monkeypatch)
     ranges = [r for path, r, _ in hub.requests if path.endswith("model.safetensors")]
     assert ranges == [None, "bytes=20000-"]
     qtbot.waitUntil(lambda: page.model.currentData() == "tiny-gated", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "estimated time:" in page.plan.text(), timeout=max(WAIT_MS, 120_000))  # no thread left
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.get_setting("hub.token")) == "hf_app_secret"
     paths = window.paths
     plain = [str(p) for root in (paths.data, paths.cache, paths.config) for p in Path(root).rglob("*")
