@@ -174,33 +174,46 @@ def export_adapter(vault: Vault, name: str, folder: str) -> Path:
     return export_peft_folder(vault.read_blob(info.name), info.meta["peft_config"], info.meta["base_model"], folder)
 
 
-# One base model stays in memory between readings (the app compares again and again); adapters are added to it
-# by name and checked against the vault's hash, so a renamed, deleted or retrained adapter is never stale.
-_readers: dict[str, object] = {}  # "folder" -> the model folder, "reader" -> its Reader, "hashes" -> {name: sha}
+class ReaderPool:
+    """One base model kept in memory between readings (the app compares again and again), owned by the open
+    vault's session and dropped with it on lock. Adapters are added to it by name and checked against the
+    vault's hash, so a renamed, deleted or retrained adapter is never stale."""
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+        self.reader = None
+        self.hashes: dict[str, str] = {}
+
+    def get(self, vault: Vault, paths: Paths, adapter: str | None):
+        from .engine.generate import Reader
+
+        info = vault.blob_info(ADAPTER_PREFIX + adapter) if adapter else None
+        base = info.meta["base_model"] if info else None
+        folder = str(registry(paths).resolve(None if base in (None, "starter") else base))
+        if self.folder != folder:
+            self.release()
+            self.reader, self.folder = Reader.load(folder), folder
+        if info is not None and self.hashes.get(adapter) != info.sha256:
+            if adapter in self.reader.adapters:
+                self.reader.remove_adapter(adapter)
+            self.reader.add_adapter(adapter, vault.read_blob(info.name), info.meta["peft_config"])
+            self.hashes[adapter] = info.sha256
+        return self.reader
+
+    def release(self) -> None:
+        self.folder, self.reader, self.hashes = None, None, {}
 
 
 def open_reader(vault: Vault, paths: Paths, adapter: str | None):
-    """The base model with `adapter` loaded (None: none needed), reusing the one already in memory."""
-    from .engine.generate import Reader
-
-    info = vault.blob_info(ADAPTER_PREFIX + adapter) if adapter else None
-    base = info.meta["base_model"] if info else None
-    folder = str(registry(paths).resolve(None if base in (None, "starter") else base))
-    if _readers.get("folder") != folder:
-        release_readers()
-        _readers.update(folder=folder, reader=Reader.load(folder), hashes={})
-    reader, hashes = _readers["reader"], _readers["hashes"]
-    if info is not None and hashes.get(adapter) != info.sha256:
-        if adapter in reader.adapters:
-            reader.remove_adapter(adapter)
-        reader.add_adapter(adapter, vault.read_blob(info.name), info.meta["peft_config"])
-        hashes[adapter] = info.sha256
-    return reader
+    """The base model with `adapter` loaded (None: none needed), reusing the one this session holds."""
+    return vault.session_cache.setdefault("readers", ReaderPool()).get(vault, paths, adapter)
 
 
-def release_readers() -> None:
-    """Drop the model and every adapter from memory (on lock: adapters are derived from the journal)."""
-    _readers.clear()
+def release_readers(vault: Vault) -> None:
+    """Drop the model and every adapter from memory (a lock does this too: adapters derive from the journal)."""
+    pool = vault.session_cache.pop("readers", None)
+    if pool is not None:
+        pool.release()
     import gc
 
     gc.collect()

@@ -123,7 +123,7 @@ def test_the_adapter_imports_into_a_vault_is_listed_and_loads(runs, tiny_model, 
     assert info.meta["trained_remotely"]["processes"] == 2
     reader = training.open_reader(vault, paths, "tiny-v1")
     assert "tiny-v1" in reader.adapters
-    training.release_readers()
+    training.release_readers(vault)
     again, _ = import_adapter(vault, runs["two"][2], PASS)
     assert again == "tiny-v2"
 

@@ -1,4 +1,4 @@
-"""The app keeps one base model in memory between readings; adapters follow the vault, and lock drops it all."""
+"""The session keeps one base model in memory between readings; adapters follow the vault, and lock drops it all."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ def _store(vault, name: str, seed: int) -> None:
 
 def test_one_base_stays_loaded_adapters_follow_the_vault_and_release_drops_it(paths, vault, tmp_path):
     _register_tiny(paths, tmp_path)
-    training.release_readers()
     _store(vault, "v1", seed=1)
     reader = training.open_reader(vault, paths, "v1")
     ids = reader.encode(prompt_messages(situation="a shift swap", industry="nursing", context="", viewpoint=""))
@@ -41,6 +40,8 @@ def test_one_base_stays_loaded_adapters_follow_the_vault_and_release_drops_it(pa
     assert training.open_reader(vault, paths, "v1") is reader
     assert not torch.equal(reader.logits(ids, adapter="v1"), first)
 
-    training.release_readers()
+    training.release_readers(vault)
     assert training.open_reader(vault, paths, "v1") is not reader
-    training.release_readers()
+    assert "readers" in vault.session_cache
+    vault.lock()  # the pool belongs to the unlocked session: a lock drops it
+    assert "readers" not in vault.session_cache

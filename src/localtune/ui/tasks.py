@@ -58,10 +58,8 @@ class LaneContext:
         redact = sys.modules.get("localtune.dataset.redact")  # its name tables hold the journal's people
         if redact is not None:
             redact.forget_names()
-        training = sys.modules.get("localtune.training")  # loaded only once a model was used
-        if training is not None:
-            training.release_readers()
-            release_memory()
+        if "localtune.training" in sys.modules:  # a model may have been used: the lock dropped the session's
+            release_memory()  # reader with the vault's session cache; hand its memory back
 
 
 class WorkerContext:
