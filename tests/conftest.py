@@ -22,6 +22,22 @@ def _host_cpu_flags_never_decide(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", set)
 
 
+@pytest.fixture(scope="session")
+def _no_host_models(tmp_path_factory):
+    return tmp_path_factory.mktemp("no-host-models")
+
+
+@pytest.fixture(autouse=True)
+def _host_models_never_seen(monkeypatch, _no_host_models):
+    """Model discovery (the Train page, `models discover`) looks in the home folder and the stores' variables:
+    every test sees an empty home and empty stores; tests of discovery build their own and point these at them."""
+    monkeypatch.setenv("HOME", str(_no_host_models))
+    for name in ("HF_HUB_CACHE", "OLLAMA_MODELS", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(_no_host_models / name.lower()))
+    for name in ("HUGGINGFACE_HUB_CACHE", "HF_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `gpu` need CUDA hardware: where there is none (CI) they are deselected, and the summary
     says how many; on a GPU machine they run with the rest (or alone: `pytest -m gpu`)."""
