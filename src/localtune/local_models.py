@@ -7,14 +7,74 @@ import os
 from collections.abc import Iterable
 
 from .dataset.checks import Report
+from .engine import catalog as _catalog
+from .engine import discovery as _discovery
+from .engine import download as _download
 from .paths import Paths
+
+STORE_NAMES = _discovery.STORE_NAMES  # store key -> what its program is called
+
+
+# -- the catalog and the Hub, as the front ends show them (data and names only; nothing here goes online) --
+
+
+def catalog_entries() -> list:
+    return _catalog.entries()
+
+
+def catalog_entry(key: str):
+    """A catalog entry by its id or Hub id; None when it is not in the catalog."""
+    return _catalog.entry(key)
+
+
+def recommended(hardware) -> list:
+    """The catalog's picks for this hardware, best first."""
+    return _catalog.recommended(hardware)
+
+
+def trains_on(entry, hardware) -> bool:
+    return _catalog.trains_on(entry, hardware)
+
+
+def hub_host() -> str:
+    """The host a download would ask (HF_ENDPOINT or the Hub's)."""
+    return _download.host()
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether `text` is written like a Hub id ("owner/name")."""
+    return bool(_download.HUB_ID.match(text))
+
+
+def user_folders(paths: Paths) -> list[str]:
+    """The folders the user asked discovery to look in, besides the usual stores."""
+    return _discovery.user_folders(paths.config)
+
+
+def set_user_folders(paths: Paths, folders: Iterable[str]) -> list[str]:
+    return _discovery.set_user_folders(paths.config, folders)
+
+
+def found_dict(found, fit=None) -> dict:
+    """A found model (and whether it trains here) as plain data, for --json."""
+    return _discovery.with_fit(found, fit)
+
+
+def model_dict(info) -> dict:
+    """An added model as plain data, for --json."""
+    from .engine.models import asdict_info
+
+    return asdict_info(info)
+
+
+def rate_from_plan(plan, params: int) -> float | None:
+    """Seconds per parameter per token, from a measured plan of a listed model (scales estimates to others)."""
+    return _discovery.rate_from_plan(plan, params)
 
 
 def places(paths: Paths):
     """Where to look: the usual stores of this computer plus the folders the user added."""
-    from .engine.discovery import Places, user_folders
-
-    return Places.here(user_folders(paths.config))
+    return _discovery.Places.here(user_folders(paths))
 
 
 def discovered(paths: Paths, *, include_added: bool = True) -> list:

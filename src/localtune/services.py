@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, WrongPassphraseError
 from .journal.demo import load_demo
 from .journal.drafts import load_drafts, save_drafts
 from .journal.io import Parsed, read_file
@@ -17,6 +17,19 @@ DEMO_SETTING = "demo_loaded"
 def check_new_passphrase(passphrase: str) -> None:
     if len(passphrase) < MIN_PASSPHRASE:
         raise InvalidInputError(f"Choose a passphrase of at least {MIN_PASSPHRASE} characters.")
+
+
+def check_passphrase_text(passphrase: str) -> None:
+    """Refuse, in plain words, a passphrase that is not text (bytes from a non-UTF-8 terminal or script)."""
+    from .vault.kdf import passphrase_bytes
+
+    passphrase_bytes(passphrase)
+
+
+def check_current_passphrase(vault: Vault, passphrase: str) -> None:
+    """The open vault's passphrase, asked again before a restore or a passphrase change."""
+    if not vault.opens_with(passphrase):
+        raise WrongPassphraseError("Wrong passphrase. Nothing was changed; try again.")
 
 
 def create_vault(paths: Paths, passphrase: str) -> Vault:

@@ -74,6 +74,22 @@ def _built(journal: Journal) -> tuple[Dataset, Report]:
     return result
 
 
+def train_config(**settings):
+    """A run's settings, checked (the engine's TrainConfig): the front ends build them here."""
+    from .engine.train import TrainConfig
+
+    return TrainConfig(**settings)
+
+
+def hardware():
+    """This computer's training hardware (the ML libraries are loaded first, as every model use does)."""
+    from .engine import load_libraries
+    from .engine.hardware import detect
+
+    load_libraries()
+    return detect()
+
+
 def registry(paths: Paths):
     from .engine import load_libraries
     from .engine.models import Registry

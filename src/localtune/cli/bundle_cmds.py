@@ -38,14 +38,14 @@ def cmd_bundle(args) -> int:
 
 
 def _export(args) -> int:
+    from .. import training
     from ..bundle.export import export
-    from ..engine.train import TrainConfig
 
     kw = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps)) if v}
     with journal_of(args) as journal:
         passphrase = ask_new_secret("bundle passphrase")
         target, manifest = export(journal.vault, journal, args.file, passphrase, model=args.model,
-                                  config=TrainConfig(**kw), overwrite=args.overwrite)
+                                  config=training.train_config(**kw), overwrite=args.overwrite)
     if args.json:
         print_json({"path": str(target), **manifest})
     else:

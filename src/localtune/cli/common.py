@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from ..errors import InvalidInputError
 from ..journal.repository import Journal
 from ..paths import Paths, resolve
+from ..services import check_passphrase_text
 from ..vault import Vault
-from ..vault.kdf import passphrase_bytes
 from . import editor
 
 
@@ -33,7 +33,7 @@ def ask_secret(prompt: str) -> str:
     except UnicodeDecodeError:
         raise InvalidInputError(f"{prompt.strip().rstrip(':')}: what was typed is not UTF-8 text (check the "
                                 "terminal's or the script's encoding). Nothing was changed.") from None
-    passphrase_bytes(secret)  # bytes that are not text (a non-UTF-8 locale): said here, clearly
+    check_passphrase_text(secret)  # bytes that are not text (a non-UTF-8 locale): said here, clearly
     return secret
 
 

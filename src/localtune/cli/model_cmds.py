@@ -48,29 +48,23 @@ def cmd_models(args) -> int:
 
 
 def _list(args) -> int:
-    from ..engine.hardware import detect
-
-    infos = training.registry(paths_of(args)).list(free_memory=detect().memory_free)
+    infos = training.registry(paths_of(args)).list(free_memory=training.hardware().memory_free)
     if args.json:
-        from ..engine.models import asdict_info
-
-        print_json([asdict_info(i) for i in infos])
+        print_json([local_models.model_dict(i) for i in infos])
     for info in [] if args.json else infos:
         print(info.describe())
     return 0
 
 
 def _discover(args) -> int:
-    from ..engine.discovery import set_user_folders, user_folders, with_fit
-
     paths = paths_of(args)
     if args.add_folder or args.forget_folder:
         for folder in args.add_folder:
             if not Path(folder).expanduser().is_dir():
                 raise InvalidInputError(f"{folder} is not a folder.")
         gone = {str(Path(f).expanduser().resolve()) for f in args.forget_folder}
-        kept = set_user_folders(paths.config, [*(f for f in user_folders(paths.config) if f not in gone),
-                                               *args.add_folder])
+        kept = local_models.set_user_folders(
+            paths, [*(f for f in local_models.user_folders(paths) if f not in gone), *args.add_folder])
         note(f"Looking in {len(kept)} folder{'s' if len(kept) != 1 else ''} of yours besides the usual places.")
     found = local_models.discovered(paths)
     fits = {}
@@ -83,7 +77,7 @@ def _discover(args) -> int:
     if args.json:
         import os
 
-        print_json([{**with_fit(f, fits.get(f.key)), "added_as": added.get(os.path.realpath(f.path))}
+        print_json([{**local_models.found_dict(f, fits.get(f.key)), "added_as": added.get(os.path.realpath(f.path))}
                     for f in found])
         return 0
     if not found:
@@ -118,20 +112,17 @@ def _add(args) -> int:
 
 
 def _catalog(args) -> int:
-    from ..engine import catalog
-    from ..engine.hardware import detect
-
-    hw = detect()
-    picks = {e.id for e in catalog.recommended(hw)}
-    rows = catalog.entries()
+    hw = training.hardware()
+    picks = {e.id for e in local_models.recommended(hw)}
+    rows = local_models.catalog_entries()
     if args.json:
-        print_json([{**e.to_dict(), "recommended_here": e.id in picks, "trains_here": catalog.trains_on(e, hw)}
+        print_json([{**e.to_dict(), "recommended_here": e.id in picks, "trains_here": local_models.trains_on(e, hw)}
                     for e in rows])
         return 0
     print(f"This computer: {hw.describe()}")
     for e in rows:
         mark = "*" if e.id in picks else " "
-        print(f"{mark} {e.describe()}{'' if catalog.trains_on(e, hw) else ' (not on this computer)'}")
+        print(f"{mark} {e.describe()}{'' if local_models.trains_on(e, hw) else ' (not on this computer)'}")
     note("* recommended for this computer. Download one with: localtune-cli models pull ID")
     return 0
 
@@ -159,17 +150,16 @@ def _size(n: float) -> str:
 def _pull(args) -> int:
     import sys
 
-    from ..engine import catalog, download
     from .common import confirm
 
     token = _token(args)
-    entry = catalog.entry(args.id)
+    entry = local_models.catalog_entry(args.id)
     hub_id = entry.hub_id if entry else args.id
-    if not download.HUB_ID.match(hub_id):
+    if not local_models.is_hub_id(hub_id):
         raise InvalidInputError(f"{args.id!r} is neither a catalog id (see: localtune-cli models catalog) nor a Hub "
                                 "id like owner/name.")
     revision = args.revision
-    where = download.host()
+    where = local_models.hub_host()
     if entry is not None:
         note(entry.describe())
     if not confirm(f"Ask {where} for the file list of {hub_id}? (the request names only the model)", args.yes):

@@ -108,14 +108,12 @@ def cmd_check(args) -> int:
 
 
 def _config(args):
-    from ..engine.train import TrainConfig
-
     kw = {}
     if args.epochs:
         kw["epochs"] = args.epochs
     if args.max_steps:
         kw["max_steps"] = args.max_steps
-    return TrainConfig(**kw)
+    return training.train_config(**kw)
 
 
 def _bar(step, total, loss, eta) -> str:
@@ -175,10 +173,8 @@ def cmd_train(args) -> int:
     config = _config(args)
     with journal_of(args) as journal:
         if args.dry_run:
-            from ..engine.hardware import detect
-
             the_plan = training.plan_run(training.check(journal), paths, model=args.model, config=config)
-            print(detect().describe())
+            print(training.hardware().describe())
             print(the_plan.describe())
             return 0
         tty = sys.stderr.isatty() and not args.json

@@ -160,14 +160,13 @@ def _model(state) -> str:
 
 
 def _train(state) -> str:
-    from ..engine.train import TrainConfig
     from ..events import Progress, Sealed, Status
-    from ..training import train_adapter
+    from ..training import train_adapter, train_config
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
     # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
-    config = TrainConfig(epochs=1, max_steps=2, batch_size=2, max_seq_len=256, quantization="nf4",
-                         checkpoint_every_s=0)
+    config = train_config(epochs=1, max_steps=2, batch_size=2, max_seq_len=256, quantization="nf4",
+                          checkpoint_every_s=0)
     statuses, losses, sealed = [], [], None
     for event in train_adapter(state["vault"], state["journal"], state["paths"], config=config, name="selftest"):
         match event:

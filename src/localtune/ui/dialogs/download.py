@@ -36,15 +36,14 @@ class DownloadDialog(QDialog):
     """Pick a recommended model or type a Hub id ("owner/name"); Download is enabled only for a valid one."""
 
     def __init__(self, parent: QWidget | None = None, *, hardware=None, token_saved: bool = False):
-        from ...engine import catalog
-        from ...engine.download import HUB_ID, host
+        from ... import local_models
 
         super().__init__(parent)
-        self._hub_id_pattern = HUB_ID
-        self._host = host()
+        self._is_hub_id = local_models.is_hub_id
+        self._host = local_models.hub_host()
         self.setWindowTitle("Download a base model")
-        self.entries = {e.hub_id: e for e in catalog.entries()}
-        picks = [e.id for e in catalog.recommended(hardware)] if hardware is not None else []
+        self.entries = {e.hub_id: e for e in local_models.catalog_entries()}
+        picks = [e.id for e in local_models.recommended(hardware)] if hardware is not None else []
         self.catalog = QListWidget()
         self.catalog.setMaximumHeight(180)
         ordered = sorted(self.entries.values(), key=lambda e: (picks.index(e.id) if e.id in picks else len(picks),
@@ -90,7 +89,7 @@ class DownloadDialog(QDialog):
         return self.token.text().strip()
 
     def _update(self) -> None:
-        valid = bool(self._hub_id_pattern.match(self.chosen()))
+        valid = self._is_hub_id(self.chosen())
         self.download.setEnabled(valid)
         entry = self.entries.get(self.chosen())
         size = (f"about {entry.size_about / 1e9:.2f} GB according to localtune's catalog" if entry and entry.size_about

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...services import check_current_passphrase, check_new_passphrase
 from ..dialogs.create import NewPassphraseFields
 from ..dialogs.import_export import _PathRow
 from ..errors import explain
@@ -45,16 +46,10 @@ def _password() -> QLineEdit:
     return edit
 
 
-def _check_passphrase(ctx, passphrase: str) -> None:
-    from ...vault import kdf
-
-    kdf.unlock_slots(kdf.loads(ctx.paths.vault_header.read_bytes()), passphrase)
-
-
 def _restore(ctx, src: str, backup_passphrase: str, current: str) -> None:
     from ...vault import Vault
 
-    _check_passphrase(ctx, current)
+    check_current_passphrase(ctx.vault, current)
     ctx.detach()
     try:
         ctx.attach(Vault.restore(ctx.paths, src, backup_passphrase, current))
@@ -278,12 +273,10 @@ class SettingsPage(Page):
         self.theme_changed.emit(theme)
 
     def change_passphrase(self) -> None:
-        from ...services import check_new_passphrase
-
         current, new = self.current.text(), self.new.passphrase
 
         def job(ctx):
-            _check_passphrase(ctx, current)
+            check_current_passphrase(ctx.vault, current)
             check_new_passphrase(new)
             ctx.vault.change_passphrase(new)
 

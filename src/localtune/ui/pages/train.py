@@ -45,9 +45,9 @@ def preset_config(preset: str):
     """The engine settings of a preset (None: the engine's defaults, the full run)."""
     if preset != "quick":
         return None
-    from ...engine.train import TrainConfig
+    from ... import training
 
-    return TrainConfig(epochs=1, max_steps=QUICK_STEPS)
+    return training.train_config(epochs=1, max_steps=QUICK_STEPS)
 
 
 def _list_models(paths):
@@ -72,9 +72,9 @@ def _add_found(paths, key: str):
 
 def _rate(plan, info):
     """Seconds per parameter per token measured by a calibrated plan of a listed model (None without)."""
-    from ...engine.discovery import rate_from_plan
+    from ... import local_models
 
-    return rate_from_plan(plan, info.params) if plan is not None and info is not None else None
+    return local_models.rate_from_plan(plan, info.params) if plan is not None and info is not None else None
 
 
 def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
@@ -126,11 +126,9 @@ def run_words(info) -> str:
 
 
 def _hardware():
-    from ...engine import load_libraries
-    from ...engine.hardware import detect
+    from ... import training
 
-    load_libraries()
-    return detect()
+    return training.hardware()
 
 
 def _hub_token(ctx, given: str | None):
@@ -359,9 +357,9 @@ class TrainPage(Page):
     def download(self, hub_id: str, token: str = "") -> None:
         """Download a model the user chose and agreed to: its token (given now, then kept in the vault, or the
         one kept there), the Hub's file list, the exact size for a second yes, then the files with progress."""
-        from ...engine.download import host
+        from ... import local_models
 
-        self.status.setText(f"Asking {host()} for the files of {hub_id}…")
+        self.status.setText(f"Asking {local_models.hub_host()} for the files of {hub_id}…")
 
         def with_token(hub_token) -> None:
             run_in_thread(lambda: _download_plan(hub_id, hub_token), lambda plan: self._fetch(plan, hub_token),
@@ -408,7 +406,7 @@ class TrainPage(Page):
         self._list_models(select=info.name)
 
     def _models_listed(self, models, select: str | None = None) -> None:
-        from ...engine.discovery import STORE_NAMES
+        from ...local_models import STORE_NAMES
 
         added, found = models
         self._models = [*added, *([None] if added and found else []), *found]
