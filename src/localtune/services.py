@@ -74,26 +74,21 @@ def kept_drafts(journal: Journal) -> dict:
     return load_drafts(journal.vault)
 
 
-ADAPTER_NAME_MAX = 60
-
-
-def _adapter_blob(name: str) -> str:
-    from .training import ADAPTER_PREFIX
-
-    return ADAPTER_PREFIX + name
-
-
 def rename_adapter(vault: Vault, old: str, new: str) -> str:
     """Give a trained adapter another name (refused when the name is empty, too long or taken)."""
-    new = new.strip()
-    if not new or len(new) > ADAPTER_NAME_MAX or "/" in new:
-        raise InvalidInputError(f"An adapter name needs 1 to {ADAPTER_NAME_MAX} characters and no '/'.")
-    vault.rename_blob(_adapter_blob(old), _adapter_blob(new))
+    from .training import adapter_blob, check_adapter_name, new_adapter_name
+
+    if check_adapter_name(new) == old:
+        return old
+    new = new_adapter_name(vault, "", new)
+    vault.rename_blob(adapter_blob(old), adapter_blob(new))
     return new
 
 
 def delete_adapter(vault: Vault, name: str) -> None:
-    vault.delete_blob(_adapter_blob(name))
+    from .training import adapter_blob
+
+    vault.delete_blob(adapter_blob(name))
 
 
 def export_adapter(vault: Vault, name: str, folder: str):

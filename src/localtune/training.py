@@ -26,6 +26,7 @@ from .progress import CancelToken
 from .vault import Vault
 
 ADAPTER_PREFIX = "adapter:"
+ADAPTER_NAME_MAX = 60
 CHECKPOINT = "checkpoint:latest"
 NAMES_SETTING = "redaction_names"
 EVALUATIONS = "evaluations"
@@ -134,6 +135,8 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
 
     report = check(journal)
     report.raise_if_not_ready()
+    if name is not None:  # a name that cannot be used is said now, not after the run
+        name = new_adapter_name(vault, model or "starter", name)
     config = config or TrainConfig()
     model_dir = registry(paths).resolve(model)
     state = None
@@ -148,13 +151,11 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
             vault.put_blob(CHECKPOINT, "checkpoint", event.state, {"step": event.step, "model": model or "starter"})
             continue
         if isinstance(event, Finished):
-            existing = {b.name for b in vault.list_blobs("adapter")}
-            version = 1 + sum(1 for n in existing if n.startswith(ADAPTER_PREFIX))
-            adapter_name = name or f"{(model or 'starter')}-v{version}"
+            adapter_name = new_adapter_name(vault, model or "starter", name)
             summary = {k: v for k, v in asdict(event).items() if k not in ("adapter", "peft_config", "history")}
             meta = {"peft_config": event.peft_config, "base_model": model or "starter", "history": event.history,
                     "fingerprint": _fingerprint(report.train), "metrics": summary, "examples": len(report.train)}
-            vault.put_blob(ADAPTER_PREFIX + adapter_name, "adapter", event.adapter, meta)
+            vault.put_blob(adapter_blob(adapter_name), "adapter", event.adapter, meta)
             with contextlib.suppress(NotFoundError):
                 vault.delete_blob(CHECKPOINT)
             yield Sealed(adapter_name, {"adapter": adapter_name, **summary})
@@ -174,8 +175,34 @@ def adapters(vault: Vault) -> list:
     return [b for b in vault.list_blobs("adapter") if b.name.startswith(ADAPTER_PREFIX)]
 
 
+def adapter_blob(name: str) -> str:
+    """The vault blob that holds the adapter called `name` (the one place that knows how they are named)."""
+    return ADAPTER_PREFIX + name
+
+
 def adapter_name(blob_name: str) -> str:
     return blob_name[len(ADAPTER_PREFIX):]
+
+
+def check_adapter_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > ADAPTER_NAME_MAX or "/" in name:
+        raise InvalidInputError(f"An adapter name needs 1 to {ADAPTER_NAME_MAX} characters and no '/'.")
+    return name
+
+
+def new_adapter_name(vault: Vault, base: str, name: str | None = None) -> str:
+    """`name`, checked and not taken; without one, the next free `<base>-vN`."""
+    existing = {adapter_name(b.name) for b in adapters(vault)}
+    if name is None:
+        version = 1 + len(existing)
+        while f"{base}-v{version}" in existing:
+            version += 1
+        return f"{base}-v{version}"
+    name = check_adapter_name(name)
+    if name in existing:
+        raise InvalidInputError(f"An adapter named {name!r} already exists; choose another name.")
+    return name
 
 
 def latest_adapter(vault: Vault) -> str | None:
@@ -186,7 +213,7 @@ def latest_adapter(vault: Vault) -> str | None:
 def export_adapter(vault: Vault, name: str, folder: str) -> Path:
     from .engine.adapters import export_peft_folder
 
-    info = vault.blob_info(ADAPTER_PREFIX + name)
+    info = vault.blob_info(adapter_blob(name))
     return export_peft_folder(vault.read_blob(info.name), info.meta["peft_config"], info.meta["base_model"], folder)
 
 
@@ -203,7 +230,7 @@ class ReaderPool:
     def get(self, vault: Vault, paths: Paths, adapter: str | None):
         from .engine.generate import Reader
 
-        info = vault.blob_info(ADAPTER_PREFIX + adapter) if adapter else None
+        info = vault.blob_info(adapter_blob(adapter)) if adapter else None
         base = info.meta["base_model"] if info else None
         folder = str(registry(paths).resolve(None if base in (None, "starter") else base))
         if self.folder != folder:

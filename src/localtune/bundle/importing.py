@@ -52,27 +52,15 @@ def import_adapter(vault, path: str | Path, passphrase, *, name: str | None = No
 def seal_imported(vault, adapter: bytes, doc: dict, *, name: str | None = None) -> tuple[str, dict]:
     """The vault half of `import_adapter` (SQL only: the app decrypts off the vault's lane first)."""
     from .. import training
-    from ..services import ADAPTER_NAME_MAX
 
     base = str(doc.get("base_model", ""))
     if base not in known_models(vault.paths):
         raise ModelError(f"This adapter was trained on the base model {base!r}, which this computer does not "
                          "have. Add that model first (models add), under the same name.")
-    existing = {training.adapter_name(b.name) for b in training.adapters(vault)}
-    if name is None:
-        version = 1 + len(existing)
-        name = f"{base}-v{version}"
-        while name in existing:
-            version += 1
-            name = f"{base}-v{version}"
-    name = name.strip()
-    if not name or len(name) > ADAPTER_NAME_MAX or "/" in name:
-        raise InvalidInputError(f"An adapter name needs 1 to {ADAPTER_NAME_MAX} characters and no '/'.")
-    if name in existing:
-        raise InvalidInputError(f"An adapter named {name!r} already exists; choose another name.")
+    name = training.new_adapter_name(vault, base, name)
     metrics = dict(doc.get("metrics", {}))
     meta = {"peft_config": doc["peft_config"], "base_model": base, "history": list(doc.get("history", [])),
             "fingerprint": doc.get("fingerprint"), "metrics": metrics, "examples": doc.get("examples"),
             "trained_remotely": dict(doc.get("trained_on", {}))}
-    vault.put_blob(training.ADAPTER_PREFIX + name, "adapter", adapter, meta)
+    vault.put_blob(training.adapter_blob(name), "adapter", adapter, meta)
     return name, {"adapter": name, **metrics}

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .. import training
+from .. import services, training
 from ..errors import InvalidInputError
 from ..events import COLUMNS, Analysis, EvalDone, Evaluation, Piece, Progress, Scoring, Sealed, Status
 from ..journal.repository import Journal
@@ -221,9 +221,9 @@ def cmd_adapters(args) -> int:
                 print(f"{r['name']:<28} {r['created_at'][:16]}  {r['base_model']}  {r['examples']} examples  "
                       f"held-out loss {r['eval_loss']}")
         elif args.action == "rename":
-            vault.rename_blob(training.ADAPTER_PREFIX + args.old, training.ADAPTER_PREFIX + args.new)
+            services.rename_adapter(vault, args.old, args.new)
         elif args.action == "delete":
-            vault.delete_blob(training.ADAPTER_PREFIX + args.name)
+            services.delete_adapter(vault, args.name)
         elif args.action == "export":
             if not confirm("An adapter can reveal what it was trained on. Write it UNENCRYPTED?", args.yes):
                 raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")

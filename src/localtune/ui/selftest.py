@@ -161,7 +161,7 @@ def _model(state) -> str:
 
 def _train(state) -> str:
     from ..events import Progress, Sealed, Status
-    from ..training import train_adapter, train_config
+    from ..training import adapter_blob, train_adapter, train_config
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
     # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
@@ -180,7 +180,7 @@ def _train(state) -> str:
         raise Failed("training did not run in 4-bit QLoRA mode: " + "; ".join(statuses))
     if len(losses) != 2 or not all(loss == loss and loss > 0 for loss in losses):  # NaN != NaN
         raise Failed(f"expected two finite training losses, got {losses}")
-    if sealed is None or not state["vault"].read_blob("adapter:" + sealed.name):
+    if sealed is None or not state["vault"].read_blob(adapter_blob(sealed.name)):
         raise Failed("the adapter was not stored in the vault")
     return f"2 steps, loss {losses[0]:.2f} -> {losses[1]:.2f}, adapter sealed in the vault"
 
