@@ -89,7 +89,7 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         kw = dict(gguf_file=gguf.name, local_files_only=True)
         try:
             with model_load_lock:
-                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kw)
+                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
         except Exception as exc:  # noqa: BLE001 - any parse failure means "not a model we can read"
             raise ModelError(f"Could not read {gguf.name} as a language model: {exc}") from exc
@@ -98,9 +98,12 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         settings.pop("quantization_config", None)  # "gguf" would block a later 4-bit load
         settings.pop("_model_name_or_path", None)
         config = AutoConfig.for_model(**settings)
-        with model_load_lock:
-            fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        result = fresh.load_state_dict(loaded.state_dict(), strict=False)
+        # Built on the meta device, it takes the loaded tensors themselves: no random init, no second copy (peak
+        # ~2.5 bytes per parameter instead of 8.5 with two float32 models; bf16 both ways, so the same weights).
+        with model_load_lock, torch.device("meta"):
+            fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        result = fresh.load_state_dict(loaded.state_dict(), strict=False, assign=True)
+        fresh.tie_weights()
         missing = [k for k in result.missing_keys if not (k == "lm_head.weight" and config.tie_word_embeddings)]
         if missing or result.unexpected_keys:
             raise ModelError(f"{gguf.name} does not match its own architecture ({len(missing)} missing weights).")
