@@ -99,7 +99,7 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         settings.pop("_model_name_or_path", None)
         config = AutoConfig.for_model(**settings)
         # Built on the meta device, it takes the loaded tensors themselves: no random init, no second copy (peak
-        # ~2.5 bytes per parameter instead of 8.5 with two float32 models; bf16 both ways, so the same weights).
+        # ~3.5 bytes per parameter instead of 8.5 with two float32 models; bf16 both ways, so the same weights).
         with model_load_lock, torch.device("meta"):
             fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
         result = fresh.load_state_dict(loaded.state_dict(), strict=False, assign=True)
