@@ -170,9 +170,9 @@ def _step(model, optimizer, params, items, batch, pad_id, plan_, config, head: b
     import torch.distributed as dist
 
     from ..engine import train as T
-    from ..engine.data import IGNORE, collate
+    from ..engine.data import collate
 
-    n_total = sum(sum(1 for x in items[i].labels[1:] if x != IGNORE) for i in batch)
+    n_total = T._completion_tokens(items, batch)
     mine = sorted(batch, key=lambda i: len(items[i]))[rank::world]
     loss_sum = 0.0
     for mb in T._micro_batches(items, mine, plan_.micro_batch_tokens):
@@ -193,11 +193,7 @@ def _step(model, optimizer, params, items, batch, pad_id, plan_, config, head: b
             p.grad = flat[offset:offset + n].view_as(p).clone()
             offset += n
         loss_sum = float(stats[0])
-    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-    for g in optimizer.param_groups:
-        g["lr"] = lr
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    T._apply_gradients(optimizer, params, config.max_grad_norm, lr)
     return loss_sum / max(n_total, 1), sum(len(items[i]) for i in batch)
 
 

@@ -94,12 +94,28 @@ def estimate(model_dir, examples: Sequence[Example], plan_: Plan, config: TrainC
     return replace(plan_, eta_s=per_step * plan_.total_steps, seconds_per_step=per_step)
 
 
+def _completion_tokens(items, batch) -> int:
+    """The batch's completion tokens: what its mean loss is taken over."""
+    return sum(sum(1 for x in items[i].labels[1:] if x != IGNORE) for i in batch)
+
+
+def _apply_gradients(optimizer, params, max_grad_norm: float, lr: float) -> None:
+    """Clip, step at this learning rate, and clear the gradients (one process or summed across several)."""
+    import torch
+
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def _train_step(model, optimizer, items, batch, pad_id, plan_: Plan, config: TrainConfig, head: bool, lr: float,
                 cancel: CancelToken | None = None) -> tuple[float, int]:
     """One optimizer step over `batch` in micro-batches; loss is the mean over the batch's completion tokens."""
     import torch
 
-    n_total = sum(sum(1 for x in items[i].labels[1:] if x != IGNORE) for i in batch)
+    n_total = _completion_tokens(items, batch)
     loss_sum = 0.0
     for mb in micro_batches(items, batch, plan_.micro_batch_tokens):
         if cancel is not None and cancel.cancelled:
@@ -110,12 +126,7 @@ def _train_step(model, optimizer, items, batch, pad_id, plan_: Plan, config: Tra
             loss, _ = _loss_sum(model, ids.to(plan_.device), labels.to(plan_.device), head)
         (loss / max(n_total, 1)).backward()
         loss_sum += loss.detach().item()
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-    for g in optimizer.param_groups:
-        g["lr"] = lr
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    _apply_gradients(optimizer, [p for g in optimizer.param_groups for p in g["params"]], config.max_grad_norm, lr)
     return loss_sum / max(n_total, 1), sum(len(items[i]) for i in batch)
 
 
