@@ -189,20 +189,6 @@ def test_the_journal_answers_while_a_model_step_runs_and_a_cancel_keeps_the_chec
     assert lane_call(qtbot, lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
 
 
-def test_locking_mid_step_still_lets_the_task_keep_its_checkpoint(qtbot, window):
-    seen, gate, inside = {}, threading.Event(), threading.Event()
-    runner = GeneratorRunner(_gated_run(seen, gate, inside), lane=window.lane)
-    window.train.runner = runner  # what the Train page holds while it trains
-    runner.start()
-    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
-    window.lock(stop_training=True)  # the page is free at once; the vault closes only after the task's last write
-    assert not runner.running and not window.is_unlocked and not window.held_open
-    gate.set()
-    assert runner.wait() and seen["closed"]
-    unlock(qtbot, window)
-    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
-
-
 def _start_gated_training(qtbot, window):
     seen, gate, inside = {}, threading.Event(), threading.Event()
     runner = GeneratorRunner(_gated_run(seen, gate, inside), lane=window.lane)
@@ -210,6 +196,16 @@ def _start_gated_training(qtbot, window):
     runner.start()
     qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
     return runner, seen, gate
+
+
+def test_locking_mid_step_still_lets_the_task_keep_its_checkpoint(qtbot, window):
+    runner, seen, gate = _start_gated_training(qtbot, window)
+    window.lock(stop_training=True)  # the page is free at once; the vault closes only after the task's last write
+    assert not runner.running and not window.is_unlocked and not window.held_open
+    gate.set()
+    assert runner.wait() and seen["closed"]
+    unlock(qtbot, window)
+    assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
 
 
 def test_an_auto_lock_during_training_hides_the_journal_but_lets_the_run_finish(qtbot, window):
