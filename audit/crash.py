@@ -30,7 +30,7 @@ from localtune.journal import Perspective, Scenario  # noqa: E402
 from localtune.journal.io import parse_jsonl  # noqa: E402
 from localtune.journal.repository import Journal  # noqa: E402
 from localtune.paths import resolve  # noqa: E402
-from localtune.services import import_parsed  # noqa: E402
+from localtune.services.journal import import_parsed  # noqa: E402
 from localtune.vault import Vault, kdf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -248,7 +248,7 @@ privacy.harden()
 from localtune.engine.train import TrainConfig
 from localtune.journal.repository import Journal
 from localtune.paths import resolve
-from localtune.training import CHECKPOINT, train_adapter
+from localtune.services.training import CHECKPOINT, train_adapter
 from localtune.vault import Vault
 
 paths = resolve(sys.argv[1])
@@ -269,8 +269,8 @@ for event in train_adapter(vault, Journal(vault), paths, config=config, resume=s
 
 def checkpoints(work: Path, cycles: int, rng: random.Random, model_cache: Path | None) -> dict:
     """Training checkpoints: killed mid-run, the vault holds a readable checkpoint that a resumed run finishes."""
-    from localtune.services import load_demo_journal
-    from localtune.training import CHECKPOINT
+    from localtune.services.journal import load_demo_journal
+    from localtune.services.training import CHECKPOINT
 
     paths = _home(work, "checkpoints")
     if model_cache is not None and model_cache.is_dir():  # the public base model, converted once per audit

@@ -159,7 +159,7 @@ def journal_while_training(app, steps: int, idle_probes: int, pct) -> None:
     from localtune.engine.train import TrainConfig
     from localtune.journal.repository import Journal
     from localtune.paths import resolve
-    from localtune.services import load_demo_journal
+    from localtune.services.journal import load_demo_journal
     from localtune.ui.main_window import MainWindow
     from localtune.vault import Vault
 

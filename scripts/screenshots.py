@@ -73,8 +73,7 @@ def main(argv: list[str]) -> int:
     from localtune.engine.train import TrainConfig
     from localtune.journal.repository import Journal
     from localtune.paths import resolve
-    from localtune.services import load_demo_journal
-    from localtune.training import set_redaction_names
+    from localtune.services.journal import load_demo_journal, set_redaction_names
     from localtune.ui import theme
     from localtune.ui.main_window import MainWindow
     from localtune.vault import Vault

@@ -1,9 +1,9 @@
 """The training set is built once per revision of the vault: reused until the journal or the names change,
 never across a lock, and the same as a fresh build."""
 
-from localtune import training
 from localtune.dataset.checks import readiness
-from localtune.services import load_demo_journal
+from localtune.services import training
+from localtune.services.journal import load_demo_journal, redactor_of, set_redaction_names
 from lt_testing import PASS
 
 
@@ -11,7 +11,7 @@ def test_the_training_set_is_reused_until_a_write_and_matches_a_fresh_build(jour
     load_demo_journal(journal)
     report = training.check(journal)
     assert training.check(journal) is report and training.dataset(journal).split.train is report.train
-    fresh = readiness(list(journal.iter_all()), redactor=training.redactor_of(journal.vault))
+    fresh = readiness(list(journal.iter_all()), redactor=redactor_of(journal.vault))
     assert fresh.to_dict() == report.to_dict() and fresh.train == report.train
 
     first = journal.get(journal.ids()[0])
@@ -20,7 +20,7 @@ def test_the_training_set_is_reused_until_a_write_and_matches_a_fresh_build(jour
     after_edit = training.check(journal)
     assert after_edit is not report and after_edit.example_count == report.example_count - len(first.perspectives)
 
-    training.set_redaction_names(journal.vault, ["Quentin Marsh"])  # a names change is a write too
+    set_redaction_names(journal.vault, ["Quentin Marsh"])  # a names change is a write too
     assert training.check(journal) is not after_edit
 
 

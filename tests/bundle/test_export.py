@@ -9,28 +9,30 @@ PASS = "bundle passphrase 1"
 
 
 def test_export_seals_the_redacted_split_local_training_uses(journal, vault, tmp_path):
-    from localtune import services, training
+    from localtune.dataset.examples import examples_fingerprint
     from localtune.engine.train import TrainConfig
+    from localtune.services import training
+    from localtune.services.journal import load_demo_journal, set_redaction_names
 
-    services.load_demo_journal(journal)
-    training.set_redaction_names(vault, ["Siobhan OBrien"])
+    load_demo_journal(journal)
+    set_redaction_names(vault, ["Siobhan OBrien"])
     target, manifest = export(vault, journal, str(tmp_path / "j.ltb"), PASS, config=TrainConfig(max_steps=5))
     report = training.check(journal)
     bundle = open_training(target, PASS)
     assert bundle.train == report.train and bundle.eval == report.eval
     assert bundle.config["max_steps"] == 5 and bundle.base_model == "starter"
     assert manifest["counts"] == {"train": len(report.train), "eval": len(report.eval)}
-    assert manifest["fingerprints"]["train"] == training._fingerprint(report.train)  # as a local adapter records
+    assert manifest["fingerprints"]["train"] == examples_fingerprint(report.train)  # as a local adapter records
     text = "".join(m["content"] for e in bundle.train + bundle.eval for m in e.messages)
     assert "Siobhan" not in text and "[Person" in text
     assert b"Siobhan" not in target.read_bytes()
 
 
 def test_export_refuses_a_short_passphrase_and_the_vaults_folder(journal, vault, tmp_path):
-    from localtune import services
     from localtune.errors import InvalidInputError
+    from localtune.services.journal import load_demo_journal
 
-    services.load_demo_journal(journal)
+    load_demo_journal(journal)
     with pytest.raises(InvalidInputError, match="at least 8"):
         export(vault, journal, str(tmp_path / "j.ltb"), "short")
     with pytest.raises(InvalidInputError):

@@ -107,23 +107,24 @@ def test_wrong_passphrase_stops_every_process_with_one_clear_line(runs, tiny_mod
 
 
 def test_the_adapter_imports_into_a_vault_is_listed_and_loads(runs, tiny_model, vault, paths):
-    from localtune import training
     from localtune.engine.models import Registry
     from localtune.errors import ModelError
+    from localtune.services import reading
+    from localtune.services.adapters import AdapterStore
 
     with pytest.raises(ModelError, match="does not have"):
         import_adapter(vault, runs["two"][2], PASS)  # "tiny" is not a model of this vault yet
     Registry(paths.models, paths.config).add_folder(tiny_model, "tiny")
     name, summary = import_adapter(vault, runs["two"][2], PASS)
     assert name == "tiny-v1" and summary["steps"] == 6
-    listed = {training.adapter_name(b.name): b for b in training.adapters(vault)}
+    listed = {AdapterStore.name_of(b.name): b for b in AdapterStore(vault).infos()}
     info = listed["tiny-v1"]
     assert info.meta["base_model"] == "tiny" and info.meta["examples"] == 12
     assert [h for h in info.meta["history"] if "loss" in h]
     assert info.meta["trained_remotely"]["processes"] == 2
-    reader = training.open_reader(vault, paths, "tiny-v1")
+    reader = reading.open_reader(vault, paths, "tiny-v1")
     assert "tiny-v1" in reader.adapters
-    training.release_readers(vault)
+    reading.release_readers(vault)
     again, _ = import_adapter(vault, runs["two"][2], PASS)
     assert again == "tiny-v2"
 

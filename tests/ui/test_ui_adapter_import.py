@@ -13,9 +13,9 @@ META = {"base_model": "starter", "examples": 40, "peft_config": {"peft_type": "L
 
 
 def test_import_an_adapter_bundle(qtbot, window, tmp_path):
-    from localtune import training
     from localtune.bundle import format as fmt
     from localtune.bundle.importing import seal_adapter
+    from localtune.services.adapters import AdapterStore
 
     bundle = fmt.write(tmp_path / "adapter.ltb", seal_adapter(b"weights", META, PASS))
     page = window.train
@@ -33,6 +33,6 @@ def test_import_an_adapter_bundle(qtbot, window, tmp_path):
     actions.dialog.accept()
     qtbot.waitUntil(lambda: "Imported starter-v1" in page.status.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "starter-v1" in page.adapter_names, timeout=WAIT_MS)
-    info = lane_call(qtbot, window.lane, lambda ctx: ctx.vault.blob_info(training.ADAPTER_PREFIX + "starter-v1"))
+    info = lane_call(qtbot, window.lane, lambda ctx: ctx.vault.blob_info(AdapterStore.blob("starter-v1")))
     assert info.meta["history"] == META["history"] and info.meta["trained_remotely"] == {"processes": 2}
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob(info.name)) == b"weights"

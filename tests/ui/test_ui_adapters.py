@@ -11,10 +11,10 @@ META = {"base_model": "starter", "examples": 302, "peft_config": {"peft_type": "
 
 
 def _names(qtbot, window):
-    from localtune import training
+    from localtune.services.adapters import AdapterStore
 
-    return lane_call(qtbot, window.lane, lambda ctx: [training.adapter_name(b.name)
-                                                      for b in training.adapters(ctx.vault)])
+    return lane_call(qtbot, window.lane, lambda ctx: [AdapterStore.name_of(b.name)
+                                                      for b in AdapterStore(ctx.vault).infos()])
 
 
 def _select(page, name):
@@ -26,10 +26,10 @@ def _select(page, name):
 
 
 def test_rename_delete_and_export_an_adapter(qtbot, window, tmp_path):
-    from localtune import training
+    from localtune.services.adapters import AdapterStore
 
     page = window.train
-    lane_call(qtbot, window.lane, lambda ctx: [ctx.vault.put_blob(training.ADAPTER_PREFIX + n, "adapter", b"w", META)
+    lane_call(qtbot, window.lane, lambda ctx: [ctx.vault.put_blob(AdapterStore.blob(n), "adapter", b"w", META)
                                                for n in ("starter-v1", "starter-v2")])
     page.on_unlocked()
     qtbot.waitUntil(lambda: page.history.count() == 2, timeout=WAIT_MS)
@@ -70,10 +70,10 @@ def test_rename_delete_and_export_an_adapter(qtbot, window, tmp_path):
 
 
 def test_a_new_adapter_name_that_is_taken_is_refused_before_training(qtbot, window):
-    from localtune import training
+    from localtune.services.adapters import AdapterStore
 
     page = window.train
-    lane_call(qtbot, window.lane, lambda ctx: ctx.vault.put_blob(training.ADAPTER_PREFIX + "mine", "adapter", b"w",
+    lane_call(qtbot, window.lane, lambda ctx: ctx.vault.put_blob(AdapterStore.blob("mine"), "adapter", b"w",
                                                                  META))
     page.on_unlocked()
     qtbot.waitUntil(lambda: page.adapter_names == {"mine"}, timeout=WAIT_MS)

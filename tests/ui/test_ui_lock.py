@@ -81,8 +81,8 @@ def test_idle_lock_closes_the_connection_and_empties_every_model(qtbot, demo_pat
     vault = lane_call(qtbot, window.lane, lambda ctx: ctx.vault)
     raw = lane_call(qtbot, window.lane, lambda ctx: ctx.vault.conn)
 
-    from localtune import training
     from localtune.dataset import redact
+    from localtune.services import training
 
     lane_call(qtbot, window.lane, lambda ctx: training.check(ctx.journal))  # redaction caches the people's names
     assert redact._name_table.cache_info().currsize > 0

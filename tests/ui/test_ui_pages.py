@@ -43,8 +43,8 @@ def test_dataset_page_shows_readiness_and_jumps_to_an_entry(qtbot, window):
 
 
 def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, window):
-    from localtune import training
     from localtune.journal.models import Perspective, Scenario
+    from localtune.services.journal import redaction_names
     from localtune.ui.pages.dataset import _preview
 
     mention = Scenario(situation="Siobhan OBrien moved my shift twice without asking.",
@@ -58,13 +58,13 @@ def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, w
     page.names.setPlainText("A")
     page.save_names.click()
     qtbot.waitUntil(lambda: "too short" in page.names_result.text(), timeout=WAIT_MS)
-    assert lane_call(qtbot, window.lane, lambda ctx: training.redaction_names(ctx.vault)) == []
+    assert lane_call(qtbot, window.lane, lambda ctx: redaction_names(ctx.vault)) == []
 
     page.names.setPlainText("Siobhán O’Brien\n\n  Maria Lopez  \n")
     assert page.save_names.isEnabled()
     page.save_names.click()
     qtbot.waitUntil(lambda: "Saved 2 names" in page.names_result.text(), timeout=WAIT_MS)
-    assert lane_call(qtbot, window.lane, lambda ctx: training.redaction_names(ctx.vault)) == [
+    assert lane_call(qtbot, window.lane, lambda ctx: redaction_names(ctx.vault)) == [
         "Siobhán O’Brien", "Maria Lopez"]
     shown = lane_call(qtbot, window.lane, lambda ctx: _preview(ctx, [sid]))  # what the page shows for the entry
     assert "[Person A] moved my shift twice" in shown and "[Person A] never asked." in shown
@@ -116,14 +116,15 @@ def test_train_page_shows_progress_the_loss_curve_and_can_cancel(qtbot, window):
 
 
 def test_train_page_lists_runs_offers_resume_and_asks_before_downloading(qtbot, window):
-    from localtune import training
+    from localtune.services import training
+    from localtune.services.adapters import AdapterStore
     from localtune.ui.dialogs.download import DownloadDialog
 
     page = window.train
     meta = {"base_model": "starter", "examples": 302, "metrics": {"steps": 152, "train_seconds": 2400,
                                                                   "eval_loss": 2.61}}
     lane_call(qtbot, window.lane, lambda ctx: (
-        ctx.vault.put_blob(training.ADAPTER_PREFIX + "starter-v1", "adapter", b"weights", meta),
+        ctx.vault.put_blob(AdapterStore.blob("starter-v1"), "adapter", b"weights", meta),
         ctx.vault.put_blob(training.CHECKPOINT, "checkpoint", b"state", {"step": 7, "model": "starter"})))
     page.on_unlocked()
     qtbot.waitUntil(lambda: page.resume_button.isVisibleTo(page), timeout=WAIT_MS)
@@ -212,16 +213,16 @@ def test_compare_streams_three_columns_and_copies_markdown(qtbot, window):
 
 
 def test_settings_advanced_keeps_the_decoding_in_the_vault(qtbot, window):
-    from localtune import training
+    from localtune.services import reading
 
     page = window.settings
     settle(qtbot, window)
-    defaults = training.decoding_defaults()
+    defaults = reading.decoding_defaults()
     assert page.decoding["repetition_penalty"].value() == pytest.approx(defaults["repetition_penalty"])
     page.decoding["repetition_penalty"].setValue(1.4)
     page.decoding["temperature"].setValue(0.7)
     settle(qtbot, window)
-    assert lane_call(qtbot, window.lane, lambda ctx: training.decoding_settings(ctx.vault)) == {
+    assert lane_call(qtbot, window.lane, lambda ctx: reading.decoding_settings(ctx.vault)) == {
         "repetition_penalty": pytest.approx(1.4), "temperature": pytest.approx(0.7)}
     window.lock()
     settle(qtbot, window)
@@ -229,7 +230,7 @@ def test_settings_advanced_keeps_the_decoding_in_the_vault(qtbot, window):
     assert page.decoding["temperature"].value() == pytest.approx(0.7)  # read back from the vault
     page.decoding_reset.click()
     settle(qtbot, window)
-    assert lane_call(qtbot, window.lane, lambda ctx: training.decoding_settings(ctx.vault)) == {}
+    assert lane_call(qtbot, window.lane, lambda ctx: reading.decoding_settings(ctx.vault)) == {}
 
 
 def test_settings_change_the_passphrase_and_make_a_backup(qtbot, window, tmp_path):
@@ -306,7 +307,7 @@ def cell(table, row, column):
 
 
 def test_evaluate_page_shows_verdict_chart_confusion_industries_and_history(qtbot, window):
-    from localtune import training
+    from localtune.services import evaluation
 
     page = window.evaluate
     page.set_source(fake_evaluation)
@@ -329,7 +330,7 @@ def test_evaluate_page_shows_verdict_chart_confusion_industries_and_history(qtbo
     older["tuned"] = {**older["tuned"], "accuracy": 0.5, "macro_f1": 0.41}
     newer = {**page.result, "adapter": "starter-v2", "evaluated_at": "2026-11-20T10:00:00+00:00"}
     lane_call(qtbot, window.lane, lambda ctx: ctx.vault.set_setting(
-        training.EVALUATIONS, {"starter-v1": older, "starter-v2": newer}))
+        evaluation.EVALUATIONS, {"starter-v1": older, "starter-v2": newer}))
     page.on_unlocked()
     qtbot.waitUntil(lambda: page.versions.rowCount() == 2, timeout=WAIT_MS)
     assert [cell(page.versions, r, 0) for r in range(2)] == ["starter-v2", "starter-v1"]

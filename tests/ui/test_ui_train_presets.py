@@ -59,7 +59,7 @@ def test_presets_name_and_one_shared_estimate(qtbot, window):
 
 def until_cancelled_training(ctx, *, model, cancel, resume=False, **_settings):
     """Trains until cancelled; then, as the real service, keeps its last checkpoint in the vault."""
-    from localtune import training
+    from localtune.services import training
 
     step = 0
     try:

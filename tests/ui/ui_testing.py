@@ -18,7 +18,7 @@ def demo_template(tmp_path_factory):
     """A vault holding the demo journal, made once (unlocking costs an Argon2 derivation each time)."""
     from localtune.journal.repository import Journal
     from localtune.paths import resolve
-    from localtune.services import load_demo_journal
+    from localtune.services.journal import load_demo_journal
     from localtune.vault import Vault
 
     paths = resolve(tmp_path_factory.mktemp("template")).ensure()

@@ -3,13 +3,11 @@ configuration and the base model's name. Built from exactly what local training 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..dataset.examples import examples_fingerprint as fingerprint  # remote/ddp.py records it too
 from ..dataset.prompts import Example
 from ..errors import InvalidInputError
 from . import format as fmt
@@ -30,14 +28,6 @@ def example_of(data: dict) -> Example:
                        industry=str(data.get("industry", "")), group=str(data.get("group", "")))
     except (KeyError, TypeError) as exc:
         raise fmt.BundleDamaged(f"The bundle holds an example localtune cannot read ({exc}).") from None
-
-
-def fingerprint(examples: Sequence[Example]) -> str:
-    """The same fingerprint a locally trained adapter records of its training examples."""
-    digest = hashlib.sha256()
-    for e in examples:
-        digest.update(json.dumps([e.messages, e.completion], sort_keys=True).encode())
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -86,9 +76,9 @@ def open_training(path: str | Path, passphrase) -> TrainingBundle:
 
 def build(vault, journal, *, model: str | None = None, config=None) -> TrainingBundle:
     """The journal's training bundle: the readiness check's split (redacted as for local training)."""
-    from .. import training
+    from ..services.training import check
 
-    report = training.check(journal)
+    report = check(journal)
     report.raise_if_not_ready()
     config_dict = asdict(config) if config is not None else {}
     if isinstance(config_dict.get("target_modules"), tuple):
@@ -101,7 +91,7 @@ def export(vault, journal, dest: str, passphrase: str, *, model: str | None = No
            overwrite: bool = False) -> tuple[Path, dict]:
     """Seal the journal's training bundle into `dest` (checked like every file localtune writes, written
     complete or not at all). Returns the path and the manifest."""
-    from ..services import check_new_passphrase
+    from ..services.journal import check_new_passphrase
 
     check_new_passphrase(passphrase)
     from ..vault.files import check_destination

@@ -51,16 +51,17 @@ def import_adapter(vault, path: str | Path, passphrase, *, name: str | None = No
 
 def seal_imported(vault, adapter: bytes, doc: dict, *, name: str | None = None) -> tuple[str, dict]:
     """The vault half of `import_adapter` (SQL only: the app decrypts off the vault's lane first)."""
-    from .. import training
+    from ..services.adapters import AdapterStore
 
     base = str(doc.get("base_model", ""))
     if base not in known_models(vault.paths):
         raise ModelError(f"This adapter was trained on the base model {base!r}, which this computer does not "
                          "have. Add that model first (models add), under the same name.")
-    name = training.new_adapter_name(vault, base, name)
+    store = AdapterStore(vault)
+    name = store.new_name(base, name)
     metrics = dict(doc.get("metrics", {}))
     meta = {"peft_config": doc["peft_config"], "base_model": base, "history": list(doc.get("history", [])),
             "fingerprint": doc.get("fingerprint"), "metrics": metrics, "examples": doc.get("examples"),
             "trained_remotely": dict(doc.get("trained_on", {}))}
-    vault.put_blob(training.adapter_blob(name), "adapter", adapter, meta)
+    store.seal(name, adapter, meta)
     return name, {"adapter": name, **metrics}

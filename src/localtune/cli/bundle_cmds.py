@@ -38,8 +38,8 @@ def cmd_bundle(args) -> int:
 
 
 def _export(args) -> int:
-    from .. import training
     from ..bundle.export import export
+    from ..services import training
 
     kw = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps)) if v}
     with journal_of(args) as journal:

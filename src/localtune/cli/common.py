@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from ..errors import InvalidInputError
 from ..journal.repository import Journal
 from ..paths import Paths, resolve
-from ..services import check_passphrase_text
+from ..services.journal import check_passphrase_text
 from ..vault import Vault
 from . import editor
 

@@ -10,11 +10,11 @@ import sys
 import tempfile
 import textwrap
 
-from .. import services
 from ..errors import DamagedVaultError, InvalidInputError
 from ..journal.io import export_file, scenario_from_dict, scenario_to_dict
 from ..journal.models import ASSESSMENTS, USES, Perspective, Scenario
 from ..journal.repository import Filters
+from ..services.journal import check_new_passphrase, create_vault, import_file, load_demo_journal
 from ..vault import Vault
 from . import editor as editors
 from .common import ask_new_secret, ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
@@ -121,14 +121,14 @@ def cmd_init(args) -> None:
                 "are kept aside).")
         raise InvalidInputError(f"A vault already exists in {paths.data}.")
     note("Choose a passphrase. If you lose it, nobody can recover your journal - not even us.")
-    services.create_vault(paths, ask_new_secret()).lock()
+    create_vault(paths, ask_new_secret()).lock()
     print(f"Created an encrypted vault in {paths.data}.")
 
 
 def cmd_passwd(args) -> None:
     with unlocked(args) as vault:
         new = ask_new_secret()
-        services.check_new_passphrase(new)
+        check_new_passphrase(new)
         vault.change_passphrase(new)
     print("Passphrase changed.")
 
@@ -136,7 +136,7 @@ def cmd_passwd(args) -> None:
 def cmd_backup(args) -> None:
     with unlocked(args) as vault:
         passphrase = ask_new_secret("backup passphrase")
-        services.check_new_passphrase(passphrase)
+        check_new_passphrase(passphrase)
         dest = vault.backup(args.file, passphrase, overwrite=args.overwrite)
     print(f"Encrypted backup written to {dest}.")
 
@@ -163,13 +163,13 @@ def cmd_restore(args) -> None:
 
 def cmd_demo(args) -> None:
     with journal_of(args) as journal:
-        count = services.load_demo_journal(journal, again=args.again)
+        count = load_demo_journal(journal, again=args.again)
     print(f"Loaded {count} demo scenarios.")
 
 
 def cmd_import(args) -> None:
     with journal_of(args) as journal:
-        parsed, imported = services.import_file(journal, args.file, skip_invalid=args.skip_invalid)
+        parsed, imported = import_file(journal, args.file, skip_invalid=args.skip_invalid)
     for line, why in parsed.problems:
         note(f"skipped line {line}: {why}")
     print(f"Imported {imported} scenario(s)" + (f"; skipped {len(parsed.problems)} bad row(s)." if parsed.problems else "."))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import local_models, training
 from ..errors import InvalidInputError
+from ..services import local_models, training
 from .common import journal_of, note, paths_of, print_json
 
 

@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 
-from .. import services, training
 from ..errors import InvalidInputError
 from ..events import COLUMNS, Analysis, EvalDone, Evaluation, Piece, Progress, Scoring, Sealed, Status
 from ..journal.repository import Journal
+from ..services import evaluation, reading, training
+from ..services.adapters import AdapterStore
+from ..services.journal import redaction_names, redactor_of, set_redaction_names
 from ..vault.files import check_folder_destination
 from .common import ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
 
@@ -99,7 +101,7 @@ def cmd_check(args) -> int:
     with journal_of(args) as journal:
         report = training.check(journal)
         if args.preview:
-            print(preview(list(journal.iter_all()), training.redactor_of(journal.vault), limit=3))
+            print(preview(list(journal.iter_all()), redactor_of(journal.vault), limit=3))
     if args.json:
         print_json(report.to_dict())
     else:
@@ -143,7 +145,7 @@ def cmd_names(args) -> int:
 
     action = args.action or "list"
     with unlocked(args) as vault:
-        current = training.redaction_names(vault)
+        current = redaction_names(vault)
         if action == "list":
             if getattr(args, "json", False):
                 print_json(current)
@@ -154,10 +156,10 @@ def cmd_names(args) -> int:
             return 0
         given = _read_names()
         if action == "add":
-            kept = training.set_redaction_names(vault, current + given)
+            kept = set_redaction_names(vault, current + given)
         else:
             gone = {name_key(n) for n in given}
-            kept = training.set_redaction_names(vault, [n for n in current if name_key(n) not in gone])
+            kept = set_redaction_names(vault, [n for n in current if name_key(n) not in gone])
             listed = {name_key(n) for n in current}
             if missing := [n for n in given if n.strip() and name_key(n) not in listed]:
                 note(f"Not in the list: {', '.join(missing)}")
@@ -212,23 +214,23 @@ def _fields(event) -> dict:
 def cmd_adapters(args) -> int:
     with unlocked(args) as vault:
         if args.action == "list":
-            rows = [{"name": training.adapter_name(b.name), "created_at": b.created_at, "size": b.size,
+            rows = [{"name": AdapterStore.name_of(b.name), "created_at": b.created_at, "size": b.size,
                      "base_model": b.meta.get("base_model"), "examples": b.meta.get("examples"),
-                     "eval_loss": b.meta.get("metrics", {}).get("eval_loss")} for b in training.adapters(vault)]
+                     "eval_loss": b.meta.get("metrics", {}).get("eval_loss")} for b in AdapterStore(vault).infos()]
             if args.json:
                 print_json(rows)
             for r in [] if args.json else rows:
                 print(f"{r['name']:<28} {r['created_at'][:16]}  {r['base_model']}  {r['examples']} examples  "
                       f"held-out loss {r['eval_loss']}")
         elif args.action == "rename":
-            services.rename_adapter(vault, args.old, args.new)
+            AdapterStore(vault).rename(args.old, args.new)
         elif args.action == "delete":
-            services.delete_adapter(vault, args.name)
+            AdapterStore(vault).delete(args.name)
         elif args.action == "export":
             if not confirm("An adapter can reveal what it was trained on. Write it UNENCRYPTED?", args.yes):
                 raise InvalidInputError("A plaintext export needs confirmation: add --yes if you are sure.")
             check_folder_destination(args.dir, what="adapter", paths=vault.paths)
-            print(f"Exported to {training.export_adapter(vault, args.name, args.dir)}")
+            print(f"Exported to {AdapterStore(vault).export(args.name, args.dir)}")
         elif args.action == "import":
             from ..bundle.importing import import_adapter
 
@@ -247,12 +249,12 @@ def cmd_analyze(args) -> int:
             text = sys.stdin.read()
             if not text.strip():
                 raise InvalidInputError("Give a situation to analyze: on stdin, after the passphrase line.")
-        adapter = args.adapter or training.latest_adapter(journal.vault)
+        adapter = args.adapter or AdapterStore(journal.vault).latest()
         if not adapter:
             note("No trained adapter yet: showing the generic and few-shot readings. Train one with: localtune-cli train")
         results, current = {}, None
         decoding = {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k) is not None}
-        for event in training.compare(journal.vault, journal, paths_of(args), text, industry=args.industry,
+        for event in reading.compare(journal.vault, journal, paths_of(args), text, industry=args.industry,
                                       context=args.context, viewpoint=args.viewpoint, adapter=adapter,
                                       decoding=decoding):
             match event:
@@ -316,7 +318,7 @@ def cmd_eval(args) -> int:
     try:
         with journal_of(args) as journal:
             result, partial = None, None
-            events = training.evaluate(journal.vault, journal, paths_of(args), adapter=args.adapter, data=args.data,
+            events = evaluation.evaluate(journal.vault, journal, paths_of(args), adapter=args.adapter, data=args.data,
                                        cancel=cancel, columns=args.columns, generate=args.generate)
             while True:
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,14 @@ def content_hash(scenario: Scenario) -> str:
     """A stable fingerprint of what a scenario says (not of its id or dates)."""
     text = "\x1f".join((scenario.situation.strip(), scenario.context.strip(), scenario.industry.strip()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def examples_fingerprint(examples: Iterable[Example]) -> str:
+    """A short hash of exactly what a run trains on: an adapter records it, a bundle's manifest shows it."""
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.messages, e.completion], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
 
 
 def scenario_group(scenario: Scenario) -> str:

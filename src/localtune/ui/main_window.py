@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _create(self, passphrase: str) -> None:
-        from ..services import create_vault
+        from ..services.journal import create_vault
 
         paths = self.paths
         self.lane.submit(lambda ctx: ctx.attach(create_vault(paths, passphrase)), self._created,

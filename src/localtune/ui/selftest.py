@@ -110,7 +110,7 @@ def _offline(state) -> str:
 
 
 def _vault(state) -> str:
-    from ..services import create_vault
+    from ..services.journal import create_vault
     from ..vault import Vault
 
     state["vault"] = create_vault(state["paths"], state["passphrase"])
@@ -124,7 +124,7 @@ def _vault(state) -> str:
 
 def _demo(state) -> str:
     from ..journal.repository import Journal
-    from ..services import load_demo_journal
+    from ..services.journal import load_demo_journal
 
     state["journal"] = Journal(state["vault"])
     count = load_demo_journal(state["journal"])
@@ -151,7 +151,7 @@ def _bitsandbytes(state) -> str:
 
 
 def _model(state) -> str:
-    from ..training import registry
+    from ..services.training import registry
 
     folder = registry(state["paths"]).resolve(None)
     state["model_dir"] = folder
@@ -161,7 +161,8 @@ def _model(state) -> str:
 
 def _train(state) -> str:
     from ..events import Progress, Sealed, Status
-    from ..training import adapter_blob, train_adapter, train_config
+    from ..services.adapters import AdapterStore
+    from ..services.training import train_adapter, train_config
 
     # Forced 4-bit: the "auto" plan picks plain LoRA on a roomy CPU, which would leave bitsandbytes untested.
     # Small batches of short sequences: this proves the stack works; 4-bit matmuls on a CPU are slow.
@@ -180,7 +181,7 @@ def _train(state) -> str:
         raise Failed("training did not run in 4-bit QLoRA mode: " + "; ".join(statuses))
     if len(losses) != 2 or not all(loss == loss and loss > 0 for loss in losses):  # NaN != NaN
         raise Failed(f"expected two finite training losses, got {losses}")
-    if sealed is None or not state["vault"].read_blob(adapter_blob(sealed.name)):
+    if sealed is None or not AdapterStore(state["vault"]).info(sealed.name).size:
         raise Failed("the adapter was not stored in the vault")
     return f"2 steps, loss {losses[0]:.2f} -> {losses[1]:.2f}, adapter sealed in the vault"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from ...services import MIN_PASSPHRASE
+from ...services.journal import MIN_PASSPHRASE
 from ..widgets.meter import StrengthMeter, passphrase_strength
 
 WARNING = (

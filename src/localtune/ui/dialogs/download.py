@@ -36,7 +36,7 @@ class DownloadDialog(QDialog):
     """Pick a recommended model or type a Hub id ("owner/name"); Download is enabled only for a valid one."""
 
     def __init__(self, parent: QWidget | None = None, *, hardware=None, token_saved: bool = False):
-        from ... import local_models
+        from ...services import local_models
 
         super().__init__(parent)
         self._is_hub_id = local_models.is_hub_id

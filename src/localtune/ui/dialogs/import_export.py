@@ -122,7 +122,7 @@ class ImportDialog(QDialog):
         self._set_actions()
 
     def _import(self, *, skip_invalid: bool) -> None:
-        from ...services import import_parsed
+        from ...services.journal import import_parsed
 
         parsed, source = self._parsed, Path(self.path.edit.text()).name
         if parsed is None:
@@ -230,7 +230,7 @@ class PdfExportDialog(ExportDialog):
         return path
 
     def write(self, path: str, *, overwrite: bool) -> None:
-        from ...services import entries_to_print
+        from ...services.journal import entries_to_print
 
         ids = self.ids
         self.result.setText("Preparing the PDF…")
@@ -241,7 +241,7 @@ class PdfExportDialog(ExportDialog):
         from datetime import date
 
         from ...journal.printable import printable_html
-        from ...services import write_printable
+        from ...services.journal import write_printable
         from ..printing import render_pdf
 
         if not scenarios:

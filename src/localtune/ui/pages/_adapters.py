@@ -79,13 +79,13 @@ class AdapterActions(QWidget):
         return dialog
 
     def rename(self, old: str, new: str) -> None:
-        from ...services import rename_adapter
+        from ...services.adapters import AdapterStore
 
         def done(kept) -> None:
             self.message.emit(f"Renamed {old} to {kept}.")
             self.changed.emit()
 
-        self.lane.submit(lambda ctx: rename_adapter(ctx.vault, old, new), done, self._failed)
+        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).rename(old, new), done, self._failed)
 
     def ask_delete(self) -> QMessageBox | None:
         name = self.selected()
@@ -102,13 +102,13 @@ class AdapterActions(QWidget):
         return box
 
     def delete(self, name: str) -> None:
-        from ...services import delete_adapter
+        from ...services.adapters import AdapterStore
 
         def done(_result) -> None:
             self.message.emit(f"Deleted {name}.")
             self.changed.emit()
 
-        self.lane.submit(lambda ctx: delete_adapter(ctx.vault, name), done, self._failed)
+        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).delete(name), done, self._failed)
 
     def ask_export(self) -> QMessageBox | None:
         name = self.selected()
@@ -128,9 +128,9 @@ class AdapterActions(QWidget):
             self.export(name, folder)
 
     def export(self, name: str, folder: str) -> None:
-        from ...services import export_adapter
+        from ...services.adapters import AdapterStore
 
-        self.lane.submit(lambda ctx: export_adapter(ctx.vault, name, folder),
+        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).export(name, folder),
                          lambda where: self.message.emit(f"Exported {name} to {where} (unencrypted)."), self._failed)
 
     def ask_import(self) -> QInputDialog | None:

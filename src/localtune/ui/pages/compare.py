@@ -57,16 +57,16 @@ STARTER_NOTE = (
 )
 def compare_service(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):
     """The comparison use case on the lane's open vault and journal: Piece and Analysis events."""
-    from ... import training
+    from ...services import reading
 
-    return training.compare(ctx.vault, ctx.journal, ctx.paths, situation, industry=industry, context=context,
+    return reading.compare(ctx.vault, ctx.journal, ctx.paths, situation, industry=industry, context=context,
                             viewpoint=viewpoint, adapter=adapter, cancel=cancel)
 
 
 def _adapter_names(ctx) -> list[str]:
-    from ... import training
+    from ...services.adapters import AdapterStore
 
-    return [training.adapter_name(blob.name) for blob in training.adapters(ctx.vault)]
+    return [AdapterStore.name_of(blob.name) for blob in AdapterStore(ctx.vault).infos()]
 
 
 class Column(QGroupBox):

@@ -42,29 +42,29 @@ PREVIEW_EXAMPLES = 2
 
 
 def _check(ctx):
-    from ... import training
+    from ...services import training
 
     return training.check(ctx.journal)
 
 
 def _preview(ctx, scenario_ids):
-    from ... import training
     from ...dataset.examples import preview
+    from ...services.journal import redactor_of
 
     scenarios = ctx.journal.get_many(list(scenario_ids)) if scenario_ids else list(_first(ctx, 1))
-    return preview(scenarios, training.redactor_of(ctx.vault), limit=PREVIEW_EXAMPLES)
+    return preview(scenarios, redactor_of(ctx.vault), limit=PREVIEW_EXAMPLES)
 
 
 def _names(ctx):
-    from ... import training
+    from ...services.journal import redaction_names
 
-    return training.redaction_names(ctx.vault)
+    return redaction_names(ctx.vault)
 
 
 def _save_names(ctx, names):
-    from ... import training
+    from ...services.journal import set_redaction_names
 
-    return training.set_redaction_names(ctx.vault, names)
+    return set_redaction_names(ctx.vault, names)
 
 
 def _first(ctx, n):

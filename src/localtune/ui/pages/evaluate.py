@@ -38,15 +38,15 @@ CHOICES = (("All columns", None), ("Generic only", ("base",)), ("Few-shot only",
 def evaluate_service(ctx, *, cancel=None, columns=None):
     """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation;
     stopped early, it returns the Evaluation of the finished columns."""
-    from ... import training
+    from ...services import evaluation
 
-    return training.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel, columns=columns)
+    return evaluation.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel, columns=columns)
 
 
 def _history(ctx) -> dict:
-    from ... import training
+    from ...services import evaluation
 
-    return training.evaluations(ctx.vault)
+    return evaluation.evaluations(ctx.vault)
 
 
 def _table(headers: list[str]) -> QTableWidget:

@@ -173,7 +173,7 @@ class JournalPage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
-        from ...services import kept_drafts
+        from ...services.journal import kept_drafts
 
         self.lane.submit(lambda ctx: kept_drafts(ctx.journal), self._drafts_loaded)
         self.reload()
@@ -420,7 +420,7 @@ class JournalPage(Page):
         """Write the drafts into the vault (only after the stored ones were read, or they would be lost)."""
         if not self._drafts_known:
             return
-        from ...services import keep_drafts
+        from ...services.journal import keep_drafts
 
         drafts = copy.deepcopy(self.drafts)
         self.lane.submit(lambda ctx: keep_drafts(ctx.journal, drafts) if ctx.journal is not None else None)
@@ -633,7 +633,7 @@ class JournalPage(Page):
         return dialog
 
     def load_demo(self) -> None:
-        from ...services import load_demo_journal
+        from ...services.journal import load_demo_journal
 
         self.demo_button.setEnabled(False)
         self.lane.submit(lambda ctx: load_demo_journal(ctx.journal), self._demo_loaded, self._demo_failed)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services import check_current_passphrase, check_new_passphrase
+from ...services.journal import check_current_passphrase, check_new_passphrase
 from ..dialogs.create import NewPassphraseFields
 from ..dialogs.import_export import _PathRow
 from ..errors import explain
@@ -207,18 +207,18 @@ class SettingsPage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
-        from ... import training
+        from ...services import reading
 
         def job(ctx):
             return (ctx.vault.get_setting(AUTOLOCK_KEY, DEFAULT_MINUTES), ctx.vault.get_setting(THEME_KEY, "system"))
 
         self.lane.submit(job, self._loaded)
-        self.lane.submit(lambda ctx: training.decoding_settings(ctx.vault), self._decoding_loaded)
+        self.lane.submit(lambda ctx: reading.decoding_settings(ctx.vault), self._decoding_loaded)
 
     def _decoding_loaded(self, stored: dict, save: bool = False) -> None:
-        from ... import training
+        from ...services import reading
 
-        values = {**training.decoding_defaults(), **stored}
+        values = {**reading.decoding_defaults(), **stored}
         self._loading = True
         for key, box in self.decoding.items():
             box.setValue(values[key])
@@ -227,12 +227,12 @@ class SettingsPage(Page):
             self._decoding_edited()
 
     def _decoding_edited(self, *_args) -> None:
-        from ... import training
+        from ...services import reading
 
         if self._loading:
             return
         values = {key: box.value() for key, box in self.decoding.items()}
-        self.lane.submit(lambda ctx: training.set_decoding_settings(ctx.vault, values),
+        self.lane.submit(lambda ctx: reading.set_decoding_settings(ctx.vault, values),
                          lambda _kept: self.decoding_result.clear(),
                          lambda exc: self._report(self.decoding_result, exc))
 

@@ -45,41 +45,41 @@ def preset_config(preset: str):
     """The engine settings of a preset (None: the engine's defaults, the full run)."""
     if preset != "quick":
         return None
-    from ... import training
+    from ...services import training
 
     return training.train_config(epochs=1, max_steps=QUICK_STEPS)
 
 
 def _list_models(paths):
     """The models localtune can train, and those found on this computer that are not added yet."""
-    from ... import local_models, training
+    from ...services import local_models, training
 
     return training.registry(paths).list(), local_models.discovered(paths, include_added=False)
 
 
 def _found_fit(report, paths, found, rate):
     """Whether a found model trains here on this journal (`discovery.Fit`, None when its sizes are unknown)."""
-    from ... import local_models
+    from ...services import local_models
 
     return local_models.fits_here(report, paths, [found], rate=rate)[found.key]
 
 
 def _add_found(paths, key: str):
-    from ... import local_models
+    from ...services import local_models
 
     return local_models.add(paths, key)
 
 
 def _rate(plan, info):
     """Seconds per parameter per token measured by a calibrated plan of a listed model (None without)."""
-    from ... import local_models
+    from ...services import local_models
 
     return local_models.rate_from_plan(plan, info.params) if plan is not None and info is not None else None
 
 
 def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
     """The training use case on the lane's open vault and journal: events, then `events.Sealed`."""
-    from ... import training
+    from ...services import training
 
     return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
                                   resume=resume, name=name or None)
@@ -87,25 +87,26 @@ def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, na
 
 def _runs(ctx):
     """Finished runs (the adapters, oldest first) and the interrupted one, if any."""
-    from ... import training
+    from ...services import training
+    from ...services.adapters import AdapterStore
 
-    return training.adapters(ctx.vault), training.interrupted_run(ctx.vault)
+    return AdapterStore(ctx.vault).infos(), training.interrupted_run(ctx.vault)
 
 
 def _readiness(ctx):
-    from ... import training
+    from ...services import training
 
     return training.check(ctx.journal)
 
 
 def _plan(report, paths, model, config, calibrate: bool):
-    from ... import training
+    from ...services import training
 
     return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate)
 
 
 def _add_model(paths, source: str, where: str):
-    from ... import training
+    from ...services import training
 
     registry = training.registry(paths)
     return (registry.add_gguf if source == "gguf" else registry.add_folder)(where)
@@ -113,10 +114,10 @@ def _add_model(paths, source: str, where: str):
 
 def run_words(info) -> str:
     """One line of run history, from an adapter's stored metadata (no journal text in it)."""
-    from ... import training
+    from ...services.adapters import AdapterStore
 
     metrics = info.meta.get("metrics", {})
-    parts = [training.adapter_name(info.name), info.created_at[:16].replace("T", " "),
+    parts = [AdapterStore.name_of(info.name), info.created_at[:16].replace("T", " "),
              f"{info.meta.get('examples', '?')} examples", f"{metrics.get('steps', '?')} steps"]
     if metrics.get("train_seconds"):
         parts.append(f"{metrics['train_seconds'] / 60:.0f} min")
@@ -126,19 +127,19 @@ def run_words(info) -> str:
 
 
 def _hardware():
-    from ... import training
+    from ...services import training
 
     return training.hardware()
 
 
 def _hub_token(ctx, given: str | None):
-    from ... import local_models
+    from ...services import local_models
 
     return local_models.hub_token(ctx.vault, given)
 
 
 def _download_plan(hub_id: str, token: str | None):
-    from ... import local_models
+    from ...services import local_models
 
     return local_models.download_plan(hub_id, token)
 
@@ -308,12 +309,12 @@ class TrainPage(Page):
     def show_runs(self, runs) -> None:
         finished, interrupted = runs
         self.history.clear()
-        from ... import training
+        from ...services.adapters import AdapterStore
 
-        self.adapter_names = {training.adapter_name(info.name) for info in finished}
+        self.adapter_names = {AdapterStore.name_of(info.name) for info in finished}
         for info in reversed(finished):  # newest first
             item = QListWidgetItem(run_words(info))
-            item.setData(Qt.ItemDataRole.UserRole, training.adapter_name(info.name))
+            item.setData(Qt.ItemDataRole.UserRole, AdapterStore.name_of(info.name))
             self.history.addItem(item)
         if not finished:
             self.history.addItem(NO_RUNS)
@@ -357,7 +358,7 @@ class TrainPage(Page):
     def download(self, hub_id: str, token: str = "") -> None:
         """Download a model the user chose and agreed to: its token (given now, then kept in the vault, or the
         one kept there), the Hub's file list, the exact size for a second yes, then the files with progress."""
-        from ... import local_models
+        from ...services import local_models
 
         self.status.setText(f"Asking {local_models.hub_host()} for the files of {hub_id}…")
 
@@ -379,7 +380,7 @@ class TrainPage(Page):
         if not self.confirm_download(plan):
             self.status.setText("Nothing was downloaded.")
             return
-        from ... import local_models
+        from ...services import local_models
 
         paths = self.paths
         self.download_runner = GeneratorRunner(
@@ -406,7 +407,7 @@ class TrainPage(Page):
         self._list_models(select=info.name)
 
     def _models_listed(self, models, select: str | None = None) -> None:
-        from ...local_models import STORE_NAMES
+        from ...services.local_models import STORE_NAMES
 
         added, found = models
         self._models = [*added, *([None] if added and found else []), *found]

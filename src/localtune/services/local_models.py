@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .dataset.checks import Report
-from .engine import catalog as _catalog
-from .engine import discovery as _discovery
-from .engine import download as _download
-from .paths import Paths
+from ..dataset.checks import Report
+from ..engine import catalog as _catalog
+from ..engine import discovery as _discovery
+from ..engine import download as _download
+from ..paths import Paths
 
 STORE_NAMES = _discovery.STORE_NAMES  # store key -> what its program is called
 
@@ -62,7 +62,7 @@ def found_dict(found, fit=None) -> dict:
 
 def model_dict(info) -> dict:
     """An added model as plain data, for --json."""
-    from .engine.models import asdict_info
+    from ..engine.models import asdict_info
 
     return asdict_info(info)
 
@@ -79,7 +79,7 @@ def places(paths: Paths):
 
 def discovered(paths: Paths, *, include_added: bool = True) -> list:
     """Every model found on this computer (`engine.discovery.Found`), those already added left out unless asked."""
-    from .engine.discovery import discover
+    from ..engine.discovery import discover
 
     found = discover(places(paths))
     if include_added:
@@ -90,14 +90,14 @@ def discovered(paths: Paths, *, include_added: bool = True) -> list:
 
 def added_names(paths: Paths) -> dict[str, str]:
     """Real path of each added model's original -> its name in localtune's list."""
-    from .engine.models import Registry
+    from ..engine.models import Registry
 
     return Registry(paths.models, paths.config).origins()
 
 
 def add(paths: Paths, key: str, name: str | None = None):
     """Add the found model `key`; a GGUF is converted once into localtune's cache (the original stays)."""
-    from .engine.discovery import find
+    from ..engine.discovery import find
     from .training import registry
 
     return registry(paths).add_found(find(key, places(paths)), name)
@@ -109,8 +109,8 @@ def _tokenizer_of(found, paths: Paths):
 
     from transformers import AutoTokenizer
 
-    from .engine import load_libraries
-    from .engine.train import _tokenizer
+    from ..engine import load_libraries
+    from ..engine.train.model import _tokenizer
     from .training import registry
 
     load_libraries()
@@ -125,8 +125,8 @@ def _tokenizer_of(found, paths: Paths):
 
 def token_lengths(tokenizer, report: Report, config=None) -> list[tuple[int, int]]:
     """(tokens, prompt tokens) of each training example, as `tokenizer` counts them."""
-    from .engine.data import tokenize
-    from .engine.train import TrainConfig
+    from ..engine.data import tokenize
+    from ..engine.train import TrainConfig
 
     config = config or TrainConfig()
     return [(len(t), t.prompt_len) for t in (tokenize(tokenizer, e, config.max_seq_len) for e in report.train)]
@@ -138,9 +138,9 @@ def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool 
     journal's token lengths by its own tokenizer, key -> `discovery.Fit` (None when its sizes are unknown). The
     time comes from `rate` (seconds per parameter per token, `discovery.rate_from_plan`) or, with `calibrate`,
     from a few timed steps of the starter (`training.plan_run`), scaled to each model's size."""
-    from .engine.discovery import fit, rate_from_plan
-    from .engine.hardware import detect
-    from .engine.models import estimate_params
+    from ..engine.discovery import fit, rate_from_plan
+    from ..engine.hardware import detect
+    from ..engine.models import estimate_params
     from .training import plan_run, registry
 
     report.raise_if_not_ready()
@@ -170,8 +170,8 @@ def hub_token(vault, given: str | None = None) -> str | None:
 def download_plan(hub_id_or_catalog_id: str, token: str | None = None, revision: str | None = None):
     """Ask the Hub for the model's file list (after the user agreed to that); a catalog model is held to the
     catalog's hashes (`engine.catalog.plan_of`)."""
-    from .engine import catalog
-    from .engine.download import file_list
+    from ..engine import catalog
+    from ..engine.download import file_list
 
     entry = catalog.entry(hub_id_or_catalog_id)
     hub_id = entry.hub_id if entry else hub_id_or_catalog_id
@@ -181,7 +181,7 @@ def download_plan(hub_id_or_catalog_id: str, token: str | None = None, revision:
 
 def pull_events(paths: Paths, plan, *, token: str | None = None, cancel=None, name: str | None = None):
     """Download `plan` into localtune's models (Downloading events; returns the added model's ModelInfo)."""
-    from .engine import catalog
+    from ..engine import catalog
     from .training import registry
 
     entry = catalog.entry(plan.hub_id)

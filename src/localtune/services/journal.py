@@ -1,17 +1,22 @@
-"""Use cases shared by the CLI and the app: each wires vault, journal, dataset and engine once."""
+"""The journal as both front ends use it: creating the vault, passphrases, imports, the demo, drafts, the names
+redacted before training, and printable copies."""
 
 from __future__ import annotations
 
-from .errors import InvalidInputError, WrongPassphraseError
-from .journal.demo import load_demo
-from .journal.drafts import load_drafts, save_drafts
-from .journal.io import Parsed, read_file
-from .journal.repository import Journal
-from .paths import Paths
-from .vault import Vault
+from collections.abc import Iterable
+
+from ..dataset.redact import Redactor, unique_names
+from ..errors import InvalidInputError, WrongPassphraseError
+from ..journal.demo import load_demo
+from ..journal.drafts import load_drafts, save_drafts
+from ..journal.io import Parsed, read_file
+from ..journal.repository import Journal
+from ..paths import Paths
+from ..vault import Vault
 
 MIN_PASSPHRASE = 8
 DEMO_SETTING = "demo_loaded"
+NAMES_SETTING = "redaction_names"
 
 
 def check_new_passphrase(passphrase: str) -> None:
@@ -21,7 +26,7 @@ def check_new_passphrase(passphrase: str) -> None:
 
 def check_passphrase_text(passphrase: str) -> None:
     """Refuse, in plain words, a passphrase that is not text (bytes from a non-UTF-8 terminal or script)."""
-    from .vault.kdf import passphrase_bytes
+    from ..vault.kdf import passphrase_bytes
 
     passphrase_bytes(passphrase)
 
@@ -74,31 +79,21 @@ def kept_drafts(journal: Journal) -> dict:
     return load_drafts(journal.vault)
 
 
-def rename_adapter(vault: Vault, old: str, new: str) -> str:
-    """Give a trained adapter another name (refused when the name is empty, too long or taken)."""
-    from .training import adapter_blob, check_adapter_name, new_adapter_name
-
-    if check_adapter_name(new) == old:
-        return old
-    new = new_adapter_name(vault, "", new)
-    vault.rename_blob(adapter_blob(old), adapter_blob(new))
-    return new
+def redaction_names(vault: Vault) -> list[str]:
+    """Names redacted in every entry before training (colleagues, clients), besides each entry's people."""
+    return list(vault.get_setting(NAMES_SETTING, []))
 
 
-def delete_adapter(vault: Vault, name: str) -> None:
-    from .training import adapter_blob
+def set_redaction_names(vault: Vault, names: Iterable[str]) -> list[str]:
+    """Replace that list (kept encrypted in the vault); blanks and second spellings of a name are dropped.
+    Returns the list as kept."""
+    kept = unique_names(names)
+    vault.set_setting(NAMES_SETTING, kept)
+    return kept
 
-    vault.delete_blob(adapter_blob(name))
 
-
-def export_adapter(vault: Vault, name: str, folder: str):
-    """Write an adapter as a PEFT folder, UNENCRYPTED (the caller has warned: it can reveal its training text);
-    never into the vault's own folder."""
-    from . import training
-    from .vault.files import check_folder_destination
-
-    check_folder_destination(folder, what="adapter", paths=vault.paths)
-    return training.export_adapter(vault, name, folder)
+def redactor_of(vault: Vault) -> Redactor:
+    return Redactor(redaction_names(vault))
 
 
 def entries_to_print(journal: Journal, ids: list[int], dest: str, *, overwrite: bool = False) -> list:
@@ -111,8 +106,8 @@ def entries_to_print(journal: Journal, ids: list[int], dest: str, *, overwrite: 
 def check_printable_destination(paths: Paths, dest: str, *, overwrite: bool = False):
     from pathlib import Path
 
-    from .journal.printable import is_printable_pdf
-    from .vault.files import check_destination
+    from ..journal.printable import is_printable_pdf
+    from ..vault.files import check_destination
 
     if Path(dest).suffix.lower() != ".pdf":
         raise InvalidInputError(f"{Path(dest).name or dest}: give the PDF a name ending in .pdf. Nothing was written.")
@@ -122,7 +117,7 @@ def check_printable_destination(paths: Paths, dest: str, *, overwrite: bool = Fa
 def write_printable(paths: Paths, dest: str, pdf: bytes, *, overwrite: bool = False):
     """Write a PDF of journal entries, PLAINTEXT (the caller has warned): under the vault's destination rules,
     readable only by the user, complete or not at all. Returns the path written."""
-    from .vault.files import write_file
+    from ..vault.files import write_file
 
     target = check_printable_destination(paths, dest, overwrite=overwrite)
     write_file(target, lambda out: out.write(pdf), paths=paths)
