@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "engine"))
 
 from engine_helpers import CHAT_TEMPLATE, SITUATIONS, make_examples  # noqa: E402
+from server_runs import runs  # noqa: E402, F401 - the server's runs, shared by test_server.py and test_fsdp.py
 
 
 def tiny_llama(folder: Path) -> Path:

@@ -1,70 +1,20 @@
-"""The training server, run as a user runs it (its own processes; torchrun's launcher for two): two gloo
-processes on the CPU give one process' loss curve and an adapter of the same shape; no example text lands in
-any file the server (or its launcher) wrote, nor in its output; the adapter it returns imports into a vault,
-is listed, and loads."""
+"""The training server, run as a user runs it (its own processes; torchrun's launcher for two; the runs are in
+server_runs.py): two gloo processes on the CPU give one process' loss curve and an adapter of the same shape; no
+example text lands in any file the server (or its launcher) wrote, nor in its output; the adapter it returns
+imports into a vault, is listed, and loads. FSDP: test_fsdp.py."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from engine_helpers import CANARY, make_examples
+from engine_helpers import CANARY
+from server_runs import LOSS_TOLERANCE, PASS, serve
 
 from localtune.bundle import format as fmt
-from localtune.bundle.export import TrainingBundle
 from localtune.bundle.importing import import_adapter, open_adapter, seal_adapter
 from lt_testing import PASS as VAULT_PASS
 from lt_testing import files_containing, run_cli
 
-PASS = "bundle passphrase 1"
-# Two processes sum the same per-example gradients in another order: float32 rounding only.
-LOSS_TOLERANCE = 1e-4
-
 pytestmark = pytest.mark.slow
-
-
-def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PASS + "\n", fd: bool = False):
-    """Run the server with its own HOME, TMPDIR and working folder (all scanned by the canary test); with `fd`
-    the passphrase comes through a pipe's descriptor (--passphrase-fd) and stdin stays empty."""
-    dirs = {k: tmp / f"{name}-{k}" for k in ("home", "tmp", "work")}
-    for d in dirs.values():
-        d.mkdir()
-    out = dirs["work"] / "adapter.ltb"
-    server = ["-m", "localtune.remote.server", str(bundle_file), "--model", str(model), "--out", str(out), "--cpu",
-              *extra]
-    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)] if procs > 1 else []
-    env = {**os.environ, "HOME": str(dirs["home"]), "TMPDIR": str(dirs["tmp"]), "OMP_NUM_THREADS": "1"}
-    pass_fds = ()
-    if fd:
-        read, write = os.pipe()
-        os.write(write, stdin.encode())
-        os.close(write)
-        server += ["--passphrase-fd", str(read)]
-        pass_fds, stdin = (read,), ""
-    try:
-        r = subprocess.run([sys.executable, *launcher, *server], input=stdin, capture_output=True, text=True,
-                           env=env, cwd=dirs["work"], timeout=300, pass_fds=pass_fds)
-    finally:
-        for d in pass_fds:
-            os.close(d)
-    events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    return r, events, out, dirs
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_model):
-    tmp = tmp_path_factory.mktemp("server")
-    ex = make_examples(16)  # the canary word is in some of them
-    assert any(CANARY in e.messages[1]["content"] for e in ex)
-    bundle = TrainingBundle(train=ex[:12], eval=ex[12:], config={"epochs": 2, "batch_size": 4, "seed": 3},
-                            base_model="tiny")
-    bundle_file = fmt.write(tmp / "train.ltb", bundle.seal(PASS))
-    one = serve(tmp, bundle_file, tiny_model, procs=1, name="one", fd=True)
-    two = serve(tmp, bundle_file, tiny_model, procs=2, name="two")
-    for r, *_ in (one, two):
-        assert r.returncode == 0, r.stderr[-3000:]
-    return {"one": one, "two": two, "tmp": tmp, "bundle": bundle_file}
 
 
 def test_two_processes_give_the_same_loss_curve_and_adapter_shape(runs):
@@ -76,6 +26,7 @@ def test_two_processes_give_the_same_loss_curve_and_adapter_shape(runs):
         curves[key] = [e["loss"] for e in events if e["event"] == "progress"]
         plan = next(e for e in events if e["event"] == "plan")
         assert plan["processes"] == (1 if key == "one" else 2) and plan["completion_only_head"]
+        assert plan["strategy"] == "ddp"  # auto: the tiny model fits the injected 16 GiB
         assert events[-1]["event"] == "sealed"
     assert len(curves["one"]) == len(curves["two"]) == 6  # 12 examples, batches of 4, 2 epochs
     assert max(abs(a - b) for a, b in zip(curves["one"], curves["two"], strict=True)) < LOSS_TOLERANCE
@@ -92,7 +43,7 @@ def test_two_processes_give_the_same_loss_curve_and_adapter_shape(runs):
 
 
 def test_no_example_text_in_any_file_or_output_of_the_server(runs):
-    for key in ("one", "two"):
+    for key in ("one", "two", "fsdp", "fsdp_auto"):
         r, _, out, dirs = runs[key]
         assert out.is_file() and fmt.is_bundle(out.read_bytes())
         assert files_containing([*dirs.values(), runs["tmp"]], CANARY) == []

@@ -8,8 +8,10 @@ The launcher starts one process per device and sets RANK / WORLD_SIZE / LOCAL_RA
 torch.distributed group (NCCL on GPUs, gloo on CPUs) and train data-parallel: each optimizer step's batch is
 shared out, every process runs our own trainer's step (length-grouped batches, no attention mask, the LM head
 only on completion tokens, micro-batches sized from memory) on its share, and the LoRA gradients are summed
-across processes in one all-reduce before clipping and the AdamW step, so every process holds the same
-adapter and the loss curve is the one process' curve, up to the order of float additions.
+across processes before clipping and the AdamW step, so the loss curve is the one process' curve, up to the
+order of float additions. `--strategy` (remote/fsdp.py): ddp keeps the whole model in every process (one
+all-reduce of the LoRA gradients); fsdp shards the transformer blocks across the processes with torch's FSDP2;
+auto picks ddp when the plan says the model and its training state fit one device, else fsdp.
 
 Privacy: rank 0 reads the passphrase (stdin, no echo on a terminal, or --passphrase-fd N), checks it, and
 sends the 32-byte key to the other processes; each decrypts the bundle into memory. TMPDIR, the Hugging Face
@@ -66,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", choices=("on", "off"), help="bf16 autocast (default: on a GPU that supports it)")
     p.add_argument("--memory-gib", type=float,
                    help="memory the plan may assume per process (default: measured)")
-    p.add_argument("--fsdp", action="store_true", help="shard the base model across GPUs (not built yet)")
+    p.add_argument("--strategy", choices=("auto", "ddp", "fsdp"), default="auto",
+                   help="ddp: each process holds the whole model; fsdp: the transformer blocks are sharded across "
+                        "the processes (LoRA on an unquantized base); auto (default): ddp when the model and its "
+                        "training state fit one device's memory, else fsdp")
     return p
 
 
@@ -126,11 +131,8 @@ def _close_group() -> None:
 
 def run(args, emit) -> None:
     from ..bundle import format as fmt
-    from ..errors import InvalidInputError, LocaltuneError, TrainingError
+    from ..errors import InvalidInputError, LocaltuneError
 
-    if args.fsdp:
-        raise TrainingError("FSDP is not built yet: train the model in 4 bits on each GPU (--quantization nf4, "
-                            "data-parallel; an 8B model's weights take about 5 GB in 4 bits).")
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     out = os.path.abspath(os.path.expanduser(args.out))
     if not os.path.isdir(os.path.dirname(out)) or os.path.isdir(out):
