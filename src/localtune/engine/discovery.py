@@ -39,6 +39,9 @@ _MAX_DEPTH = 4  # how deep a user's folder is searched
 # Architectures localtune trains (transformers model_type / GGUF general.architecture).
 FAMILIES = {"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2", "qwen3": "Qwen3", "gemma": "Gemma",
             "gemma2": "Gemma 2", "gemma3": "Gemma 3", "gemma3_text": "Gemma 3", "phi3": "Phi-3"}
+# GGUF architectures (general.architecture) localtune converts into a safetensors folder: those whose conversion
+# is tested end to end (tests/engine/test_gguf_families.py). Mistral's GGUFs say "llama".
+GGUF_ARCHITECTURES = frozenset({"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"})
 _CHAT_WORDS = re.compile(r"(instruct|chat|[-_.]it\b|[-_.]it[-_.]|assistant|hermes|dpo|sft|rlhf)", re.I)
 _BASE_WORDS = re.compile(r"(\bbase\b|[-_]base\b|[-_]pt\b|pretrain)", re.I)
 
@@ -280,6 +283,17 @@ def gguf_metadata(path: Path) -> dict:
     return meta
 
 
+def gguf_architecture(path: Path) -> str | None:
+    """A GGUF file's general.architecture ("" when it has none), None when it is not a readable GGUF."""
+    from gguf import GGUFReader
+
+    try:
+        f = GGUFReader(str(path), "r").fields.get("general.architecture")
+        return str(f.contents()) if f is not None else ""
+    except Exception:  # noqa: BLE001 - any parse failure means "not a GGUF we can read"
+        return None
+
+
 def _gguf_quant(meta: dict) -> str:
     from gguf import LlamaFileType
 
@@ -324,9 +338,11 @@ def read_gguf(path: Path, *, store: str = "folder", name: str | None = None, lic
     label = " ".join(str(meta.get(k, "")) for k in ("general.name", "general.finetune", "general.basename"))
     chat = _chat_guess(f"{name} {label}", has_template)
     trainable, problem = True, ""
-    family = "gemma3" if arch == "gemma3" else arch
-    if family not in FAMILIES:
+    if arch not in FAMILIES:
         trainable, problem = False, f"the {arch} architecture is not one localtune trains"
+    elif arch not in GGUF_ARCHITECTURES:
+        trainable, problem = False, (f"localtune cannot convert GGUF files of the {arch} architecture; "
+                                     "add its Hugging Face folder (safetensors) instead")
     elif not shape:
         trainable, problem = False, "its header lacks the model's sizes"
     return Found(store, name, str(path), "gguf", arch, int(meta["#params"]), _gguf_quant(meta),

@@ -87,10 +87,15 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         kw = dict(gguf_file=gguf.name, local_files_only=True)
+        _check_gguf_architecture(gguf)
         try:
+            config = _gguf_config(gguf)
             with model_load_lock:
-                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, **kw)
+                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, config=config,
+                                                              **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any parse failure means "not a model we can read"
             raise ModelError(f"Could not read {gguf.name} as a language model: {exc}") from exc
         # transformers refuses to save a GGUF-loaded model; a fresh model from the same config can be saved.
@@ -117,6 +122,110 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _check_gguf_architecture(gguf: Path) -> None:
+    """A clear refusal, before any weights are read, for a GGUF of an architecture localtune does not convert."""
+    from .discovery import GGUF_ARCHITECTURES, gguf_architecture
+
+    arch = gguf_architecture(gguf)
+    if arch is None:
+        raise ModelError(f"{gguf.name} is not a GGUF model file localtune can read.")
+    if arch not in GGUF_ARCHITECTURES:
+        raise ModelError(
+            f"{gguf.name} is a GGUF of the {arch!r} architecture, which localtune cannot convert (it converts "
+            f"{', '.join(sorted(GGUF_ARCHITECTURES))}). Add the model's Hugging Face folder (config.json and "
+            f"*.safetensors) instead, or choose a model of a supported family.")
+
+
+def _gguf_config(gguf: Path):
+    """transformers' config for a GGUF, with what its GGUF reader (5.x) leaves out restored from the file, as
+    llama.cpp reads it: the head size (Qwen3's is not hidden/heads), Llama 3's rope scaling (stored as the
+    rope_freqs tensor), linear/YaRN rope scaling, Phi-3's long-context rope factors, Gemma's attention scale and
+    soft-capping. Without these the weights load into a model that computes something else."""
+    import numpy as np
+    from gguf import GGUFReader
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+    reader = GGUFReader(str(gguf), "r")
+    arch = str(reader.fields["general.architecture"].contents())
+
+    def meta(key: str, default=None):
+        f = reader.fields.get(f"{arch}.{key}")
+        return f.contents() if f is not None else default
+
+    tensors = {t.name: t for t in reader.tensors}
+    heads, hidden = config.num_attention_heads, config.hidden_size
+    head_dim = meta("attention.key_length") or meta("rope.dimension_count") or hidden // heads
+    if "head_dim" in config.to_dict() or hasattr(config, "head_dim"):
+        config.head_dim = int(head_dim)
+    rope = dict(getattr(config, "rope_parameters", None) or {})
+    theta = meta("rope.freq_base")
+    nested = any(isinstance(v, dict) for v in rope.values())  # Gemma 3: one rope per attention kind
+    target = rope.setdefault("full_attention", {}) if nested else rope
+    if theta and not nested:
+        target["rope_theta"] = float(theta)
+    scaling = meta("rope.scaling.type")
+    if "rope_freqs.weight" in tensors and arch == "llama":
+        factors = np.asarray(tensors["rope_freqs.weight"].data, dtype=np.float64)
+        target.update(_llama3_rope(factors, float(target.get("rope_theta", theta or 10000.0)), int(head_dim),
+                                   config.max_position_embeddings, gguf.name))
+    elif "rope_factors_long.weight" in tensors:  # Phi-3 with LongRoPE (128k context)
+        target.update(rope_type="longrope",
+                      long_factor=[float(x) for x in tensors["rope_factors_long.weight"].data],
+                      short_factor=[float(x) for x in tensors["rope_factors_short.weight"].data],
+                      original_max_position_embeddings=int(meta("rope.scaling.original_context_length")))
+        if hasattr(config, "original_max_position_embeddings"):
+            config.original_max_position_embeddings = int(meta("rope.scaling.original_context_length"))
+    elif scaling in ("linear", "yarn") and meta("rope.scaling.factor"):
+        target.update(rope_type=scaling, factor=float(meta("rope.scaling.factor")))
+        if scaling == "yarn" and meta("rope.scaling.original_context_length"):
+            target["original_max_position_embeddings"] = int(meta("rope.scaling.original_context_length"))
+    if rope:
+        config.rope_parameters = rope
+    if arch in ("gemma2", "gemma3"):
+        # llama.cpp scales queries by 1/sqrt(head size), except for the 27B models (46 and 62 layers): 1/sqrt(hidden/heads)
+        big = config.num_hidden_layers == (46 if arch == "gemma2" else 62)
+        config.query_pre_attn_scalar = hidden // heads if big else int(head_dim)
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if meta(key) is not None:
+                setattr(config, key, float(meta(key)))
+    return config
+
+
+def _llama3_rope(factors, theta: float, head_dim: int, max_position: int, name: str) -> dict:
+    """Llama 3's rope scaling from llama.cpp's rope_freqs tensor (each frequency's divisor). The divisors are 1 for
+    short wavelengths, `factor` for long ones and a smooth step between, linear in 1/wavelength; only the ratios
+    original_context/low and original_context/high matter, so the original context is set to 8192 (Llama 3's) or
+    the model's context where that is shorter."""
+    import numpy as np
+
+    factor = float(factors.max())
+    wavelen = 2 * np.pi * theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    middle = (factors > 1 + 1e-6) & (factors < factor - 1e-6 * factor)
+    old = float(min(8192, max_position))
+    if factor <= 1 + 1e-6:
+        return {}
+    if middle.sum() >= 2:
+        smooth = (1 / factors[middle] - 1 / factor) / (1 - 1 / factor)  # = old / (high - low) / wavelen - low / (high - low)
+        slope, intercept = np.polyfit(1 / wavelen[middle], smooth, 1)
+        low = -intercept * old / slope
+        high = low + old / slope
+    else:  # no smooth step: the boundaries lie between the two kinds of frequency
+        short = wavelen[factors <= 1 + 1e-6]
+        long = wavelen[factors >= factor * (1 - 1e-6)]
+        high = old / (short.max() * 1.0001 if len(short) else wavelen.min() / 2)
+        low = old / (long.min() * 0.9999 if len(long) else wavelen.max() * 2)
+    low, high = float(f"{low:.6g}"), float(f"{high:.6g}")  # Llama 3.x: exactly 1 and 4, less float noise
+    params = {"rope_type": "llama3", "factor": factor, "low_freq_factor": low, "high_freq_factor": high,
+              "original_max_position_embeddings": int(old)}
+    smooth = (old / wavelen - low) / (high - low)
+    again = np.where(wavelen < old / high, 1.0, np.where(wavelen > old / low, factor,
+                                                         1.0 / ((1 - smooth) / factor + smooth)))
+    if not np.allclose(again, factors, rtol=1e-3):
+        raise ModelError(f"{name} scales its rope in a way localtune does not read (not Llama 3's scaling).")
+    return params
 
 
 # --- manifests ------------------------------------------------------------------------------------------
