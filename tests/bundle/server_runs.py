@@ -1,7 +1,8 @@
 """Runs of the training server as a user runs it (its own processes; torchrun's launcher for two), shared by
 test_server.py and test_fsdp.py through the session fixture `runs` (conftest.py imports it): one process, two
-data-parallel processes, two FSDP processes (asked for), and two where `--strategy auto` chooses FSDP because the
-injected memory per process (--memory-gib) is too small for the whole model."""
+data-parallel processes, two FSDP processes (asked for with `accelerate launch --use_fsdp`), and two where the
+default strategy (auto) chooses FSDP because the injected memory per process (--memory-gib) is too small for the
+whole model."""
 
 import json
 import os
@@ -21,9 +22,11 @@ ROOMY_GIB = "16"  # injected, so that the plan never depends on this machine's f
 TOO_SMALL_GIB = "0.3"  # below the plan's estimate for the tiny model (its runtime allowance alone is 0.6 GiB)
 
 
-def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PASS + "\n", fd: bool = False):
+def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PASS + "\n", fd: bool = False,
+          accelerate=()):
     """Run the server with its own HOME, TMPDIR and working folder (all scanned by the canary test); with `fd`
-    the passphrase comes through a pipe's descriptor (--passphrase-fd) and stdin stays empty."""
+    the passphrase comes through a pipe's descriptor (--passphrase-fd) and stdin stays empty; with `accelerate`
+    (its flags) under `accelerate launch` instead of torchrun."""
     dirs = {k: tmp / f"{name}-{k}" for k in ("home", "tmp", "work")}
     for d in dirs.values():
         d.mkdir()
@@ -31,6 +34,9 @@ def serve(tmp, bundle_file, model, *, procs: int, name: str, extra=(), stdin=PAS
     server = ["-m", "localtune.remote.server", str(bundle_file), "--model", str(model), "--out", str(out), "--cpu",
               *extra]
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)] if procs > 1 else []
+    if accelerate:
+        launcher = ["-m", "accelerate.commands.launch", "--num_processes", str(procs), "--num_machines", "1",
+                    "--mixed_precision", "no", "--dynamo_backend", "no", *accelerate]
     env = {**os.environ, "HOME": str(dirs["home"]), "TMPDIR": str(dirs["tmp"]), "OMP_NUM_THREADS": "1"}
     pass_fds = ()
     if fd:
@@ -60,7 +66,9 @@ def runs(tmp_path_factory, tiny_model):
     roomy = ("--memory-gib", ROOMY_GIB)
     done = {"one": serve(tmp, bundle_file, tiny_model, procs=1, name="one", fd=True, extra=roomy),
             "two": serve(tmp, bundle_file, tiny_model, procs=2, name="two", extra=roomy),
-            "fsdp": serve(tmp, bundle_file, tiny_model, procs=2, name="fsdp", extra=(*roomy, "--strategy", "fsdp")),
+            # FSDP as an accelerate user asks for it (an accelerate config with distributed_type: FSDP says the same)
+            "fsdp": serve(tmp, bundle_file, tiny_model, procs=2, name="fsdp", extra=roomy,
+                          accelerate=("--use_fsdp", "--fsdp_version", "2")),
             "fsdp_auto": serve(tmp, bundle_file, tiny_model, procs=2, name="fsdp_auto",
                                extra=("--memory-gib", TOO_SMALL_GIB))}
     for r, *_ in done.values():

@@ -36,6 +36,8 @@ def test_two_fsdp_processes_give_the_one_process_curve_and_adapter(runs, run):
     assert plan["completion_only_head"]
     if run == "fsdp_auto":  # auto chose it: the injected 0.3 GiB is less than the plan needs
         assert "more than one device's 0.3 GiB" in plan["strategy_reason"] and plan["grad_checkpointing"]
+    else:  # accelerate launch --use_fsdp
+        assert plan["strategy_reason"] == "asked for FSDP" and not plan["grad_checkpointing"]
     assert events[-1]["event"] == "sealed"
     for key in ("loss", "eval_loss"):
         one, sharded = _curve(runs["one"][1], key), _curve(events, key)
@@ -105,6 +107,14 @@ def test_auto_picks_ddp_when_the_model_fits_one_device_and_fsdp_when_it_does_not
     # where not even that fits, FSDP, and it shards the unquantized base
     strategy, plan_, _ = choose("auto", _hardware(0.3), tiny_model, items, TrainConfig(), world=2)
     assert (strategy, plan_.quantization) == ("fsdp", "none")
+
+
+def test_the_strategy_asked_for_comes_from_the_flag_else_from_accelerates_fsdp_switch():
+    from localtune.remote.fsdp import requested
+
+    assert requested(None, {}) == "auto" and requested("ddp", {"ACCELERATE_USE_FSDP": "true"}) == "ddp"
+    assert requested(None, {"ACCELERATE_USE_FSDP": "true"}) == "fsdp"  # accelerate launch --use_fsdp
+    assert requested(None, {"ACCELERATE_USE_FSDP": "false"}) == "auto"
 
 
 def test_fsdp_asked_where_it_cannot_work_says_why(tiny_model, items):

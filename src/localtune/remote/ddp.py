@@ -15,6 +15,7 @@ optimizer step. Two strategies (`--strategy`, chosen by `fsdp.choose` when "auto
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -97,7 +98,7 @@ def _train(bundle, args, emit, rank: int, world: int, use_cuda: bool):
     box: list = [None, None]
     if rank == 0:
         try:
-            box[0] = fsdp.choose(getattr(args, "strategy", None) or "auto", _hardware(args, use_cuda, config),
+            box[0] = fsdp.choose(fsdp.requested(args.strategy, os.environ), _hardware(args, use_cuda, config),
                                  model_dir, items, config, world)
         except TrainingError as exc:
             box[1] = str(exc)

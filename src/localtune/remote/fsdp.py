@@ -28,6 +28,15 @@ NF4_REFUSED = ("FSDP shards a 16-bit (GPU) or full-precision (CPU) base and cann
                "then holds the whole model in 4 bits).")
 
 
+def requested(strategy: str | None, environ) -> str:
+    """The strategy asked for: --strategy, else fsdp where `accelerate launch` was told to use FSDP (--use_fsdp,
+    or `distributed_type: FSDP` in its config, which set ACCELERATE_USE_FSDP), else auto. accelerate's own FSDP
+    settings (wrap policy, sharding strategy, ...) are not used: the server shards the blocks itself."""
+    if strategy:
+        return strategy
+    return "fsdp" if environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true", "yes") else "auto"
+
+
 def choose(requested: str, hardware, model_dir, items, config, world: int):
     """(strategy, plan, reason): "ddp" with the plan made for one device when the model and its training state fit
     that device's memory (by the plan's estimate), else "fsdp" with a plan for a 1/world share of the weights.

@@ -68,10 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", choices=("on", "off"), help="bf16 autocast (default: on a GPU that supports it)")
     p.add_argument("--memory-gib", type=float,
                    help="memory the plan may assume per process (default: measured)")
-    p.add_argument("--strategy", choices=("auto", "ddp", "fsdp"), default="auto",
+    p.add_argument("--strategy", choices=("auto", "ddp", "fsdp"),
                    help="ddp: each process holds the whole model; fsdp: the transformer blocks are sharded across "
-                        "the processes (LoRA on an unquantized base); auto (default): ddp when the model and its "
-                        "training state fit one device's memory, else fsdp")
+                        "the processes (LoRA on an unquantized base); auto: ddp when the model and its training "
+                        "state fit one device's memory, else fsdp. Default: fsdp under `accelerate launch "
+                        "--use_fsdp` (or an accelerate config with distributed_type: FSDP), else auto")
     return p
 
 
