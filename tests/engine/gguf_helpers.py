@@ -393,7 +393,8 @@ def write_family_gguf(hf_folder: Path, path: Path, family: str, quant: str = "Q8
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
     w.add_rope_dimension_count(head_dim)
-    theta = config.get("rope_theta") or (config.get("rope_parameters") or {}).get("rope_theta")
+    theta = config.get("rope_theta") or _rope(config).get("rope_theta") \
+        or _rope(config).get("full_attention", {}).get("rope_theta")
     if theta:
         w.add_rope_freq_base(float(theta))
     w.add_vocab_size(config["vocab_size"])
@@ -428,8 +429,20 @@ def write_family_gguf(hf_folder: Path, path: Path, family: str, quant: str = "Q8
         if family.startswith("gemma") and base.endswith("norm"):
             value = value.astype(np.float32) + 1.0  # llama.cpp stores Gemma's norms as the scale itself
         add(f"{gname}.{suffix}", value)
-    if _rope(config).get("rope_type") == "llama3":
+    rope = _rope(config)
+    if rope.get("rope_type") == "llama3":
         w.add_tensor("rope_freqs.weight", _llama3_rope_factors(config, head_dim))
+    elif rope.get("rope_type") == "longrope":  # Phi-3's 128k models: the factors as tensors, as llama.cpp keeps them
+        w.add_tensor("rope_factors_long.weight", np.asarray(rope["long_factor"], dtype=np.float32))
+        w.add_tensor("rope_factors_short.weight", np.asarray(rope["short_factor"], dtype=np.float32))
+        w.add_rope_scaling_orig_ctx_len(rope.get("original_max_position_embeddings")
+                                        or config["original_max_position_embeddings"])
+    full = rope.get("full_attention", rope)  # Gemma 3 keeps one rope per attention kind; the file has the global one
+    if full.get("rope_type") in ("linear", "yarn"):
+        w.add_rope_scaling_type(gguf.RopeScalingType(full["rope_type"]))
+        w.add_rope_scaling_factor(full["factor"])
+        if full.get("original_max_position_embeddings"):
+            w.add_rope_scaling_orig_ctx_len(full["original_max_position_embeddings"])
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

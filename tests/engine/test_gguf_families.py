@@ -100,18 +100,12 @@ def test_family_gguf_converts_to_its_weights_and_tokenizer(family, quant, origin
     assert "Was it fair?" in rendered
 
 
-@pytest.mark.parametrize("family", sorted(GGUF_FAMILIES))
-def test_a_converted_f16_gguf_computes_what_the_original_did(family, originals, tmp_path):
-    """The config rebuilt from the GGUF is the original's where it matters (head size, rope and its scaling, Gemma's
-    attention scale and norms): the logits match those of the original with its weights rounded as the copy's were
-    (matrices to float16 in the file, everything to bf16 in the folder)."""
+def same_logits(original, folder) -> float:
+    """Relative distance of the converted folder's logits from the original's, the original's weights rounded as
+    the copy's were (matrices to float16 in the file, everything to bf16 in the folder)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from localtune.engine.models import convert_gguf
-
-    original = originals(family)
-    folder = convert_gguf(write_family_gguf(original, tmp_path / "f16.gguf", family, "F16"), tmp_path / "converted")
     ids = torch.tensor([list(range(3, 120, 2))])  # 59 positions: past Gemma's sliding window and Llama 3's rope knee
     logits = []
     for source in (original, folder):
@@ -122,7 +116,44 @@ def test_a_converted_f16_gguf_computes_what_the_original_did(family, originals, 
                     p.copy_((p.half() if p.ndim == 2 else p).bfloat16().float())
             logits.append(model(ids).logits)
     theirs, ours = logits
-    assert ((ours - theirs).norm() / theirs.norm()).item() < 1e-3
+    return ((ours - theirs).norm() / theirs.norm()).item()
+
+
+@pytest.mark.parametrize("family", sorted(GGUF_FAMILIES))
+def test_a_converted_f16_gguf_computes_what_the_original_did(family, originals, tmp_path):
+    """The config rebuilt from the GGUF is the original's where it matters (head size, rope and its scaling, Gemma's
+    attention scale and norms): the logits match those of the original with its weights rounded as the copy's were
+    (matrices to float16 in the file, everything to bf16 in the folder)."""
+
+    from localtune.engine.models import convert_gguf
+
+    original = originals(family)
+    folder = convert_gguf(write_family_gguf(original, tmp_path / "f16.gguf", family, "F16"), tmp_path / "converted")
+    assert same_logits(original, folder) < 1e-3
+
+
+LONG_CONTEXT = {
+    # Phi-3.5 mini: LongRoPE, its factors stored as tensors (the long ones apply past the original context)
+    "phi3": dict(original_max_position_embeddings=32, rope_parameters={
+        "rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0 + i / 50 for i in range(32)],
+        "long_factor": [1.0 + i / 4 for i in range(32)]}),
+    # Gemma 3 4B and up: linear scaling on the global layers (every 6th; 6 layers for one)
+    "gemma3": dict(num_hidden_layers=6, rope_parameters={
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0}}),
+    # Qwen2.5 with YaRN for 128k
+    "qwen2": dict(rope_parameters={"rope_type": "yarn", "factor": 4.0, "rope_theta": 1_000_000.0,
+                                   "original_max_position_embeddings": 128}),
+}
+
+
+@pytest.mark.parametrize("family", sorted(LONG_CONTEXT))
+def test_long_context_rope_scaling_survives_conversion(family, tmp_path):
+    from localtune.engine.models import convert_gguf
+
+    original = family_model(family, tmp_path / "original", **LONG_CONTEXT[family])
+    folder = convert_gguf(write_family_gguf(original, tmp_path / "f16.gguf", family, "F16"), tmp_path / "converted")
+    assert same_logits(original, folder) < 1e-3
 
 
 @pytest.mark.slow
