@@ -246,3 +246,19 @@ def test_an_ollama_qwen2_is_found_and_added(originals, tmp_path):
     assert torch.allclose(converted["model.layers.0.self_attn.q_proj.bias"].float(),
                           weights["model.layers.0.self_attn.q_proj.bias"], atol=2e-3)  # Qwen2's biases kept
     assert (store / "blobs").is_dir() and gguf.read_bytes() == before
+
+
+@pytest.mark.parametrize(("head_dim", "theta", "factor"), [(128, 500_000.0, 8.0), (64, 500_000.0, 32.0)])
+def test_llama_3_rope_scaling_is_read_back_from_its_rope_freqs(head_dim, theta, factor):
+    """Llama 3.1 (head size 128, factor 8) and 3.2 (64, 32) as llama.cpp stores them: the same parameters back."""
+    from gguf_helpers import _llama3_rope_factors
+
+    from localtune.engine.models import _llama3_rope
+
+    rope = {"rope_type": "llama3", "factor": factor, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_theta": theta}
+    factors = _llama3_rope_factors({"rope_parameters": rope}, head_dim)
+    back = _llama3_rope(factors.astype("float64"), theta, head_dim, 131072, "llama.gguf")
+    assert back == {k: v for k, v in rope.items() if k != "rope_theta"}
+    with pytest.raises(ModelError, match="not Llama 3's scaling"):
+        _llama3_rope(factors.astype("float64") ** 1.5, theta, head_dim, 131072, "odd.gguf")
