@@ -174,7 +174,10 @@ def _train(bundle, args, emit, rank: int, world: int, use_cuda: bool):
     if final_eval is None and eval_items:
         final_eval = _eval_loss(model, eval_items, pad_id, plan_, head, rank, world, sharded)
     peak = _peak_memory(device)
-    last = best_adapter if best_adapter is not None and run.bad_epochs else adapter()
+    # The same decision on every process (gathering the adapter under FSDP is a collective): the best epoch's
+    # adapter when held-out loss got worse after it, else the current weights.
+    keep_best = bool(run.bad_epochs) and run.best_eval is not None
+    last = best_adapter if keep_best else adapter()
     if rank != 0:
         return None
     metrics = {"base_model": model_dir.name, "steps": run.step, "train_tokens": run.tokens,
