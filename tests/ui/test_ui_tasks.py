@@ -1,4 +1,5 @@
-"""The vault lane and the generator runner: order, errors, cancel, and dropped results after a lock."""
+"""The vault lane, the model lane and the generator runner: order, errors, cancel, and dropped results after a
+lock."""
 
 from __future__ import annotations
 
@@ -249,7 +250,7 @@ def test_the_lock_screen_stops_training_and_keeps_its_checkpoint(qtbot, window):
     assert lane_call(qtbot, window.lane, lambda ctx: ctx.vault.read_blob("gated-checkpoint")) == b"state"
 
 
-def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot):
+def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot, lane):
     import os
     import sys
 
@@ -270,7 +271,7 @@ def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot)
         yield (priority(), child["p"])
 
     seen = []
-    runner = GeneratorRunner(make)
+    runner = GeneratorRunner(make, models=lane.models)
     runner.yielded.connect(seen.append)
     runner.start()
     qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
@@ -280,3 +281,124 @@ def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot)
         assert worker == child == max(here, BACKGROUND_NICE) and (worker > here or here >= BACKGROUND_NICE)
     else:
         assert worker == QThread.Priority.LowPriority
+
+
+def _held(name: str, gate: threading.Event, ran: list):
+    """A model job that holds the model lane until `gate` opens."""
+
+    def make(token):
+        ran.append(name)
+        gate.wait(WAIT_MS / 1000)
+        yield name
+
+    return make
+
+
+def _record(lane) -> list:
+    """What the model lane ran, as (name, "start" | "end", thread), in order, taken on the lane's own thread."""
+    seen: list = []
+    lane.models.observers.append(lambda name, what, _at: seen.append((name, what, threading.get_ident())))
+    return seen
+
+
+def test_the_model_lane_runs_one_job_at_a_time_in_order_on_one_thread(qtbot, lane):
+    seen, ran, gate, done = _record(lane), [], threading.Event(), []
+    first = GeneratorRunner(_held("first", gate, ran), models=lane.models, name="first")
+    first.start()
+    qtbot.waitUntil(lambda: ran == ["first"], timeout=WAIT_MS)
+    waited = []
+    runners = []
+    for i in range(5):
+        runner = GeneratorRunner(lambda token, i=i: (x for x in [i]), models=lane.models, name=f"job-{i}")
+        runner.waiting.connect(lambda i=i: waited.append(i))
+        runner.yielded.connect(done.append)
+        runner.start()
+        runners.append(runner)
+    box = []
+    run_in_thread(lambda: threading.get_ident(), box.append, models=lane.models, name="call",
+                  waiting=lambda: waited.append("call"))
+    assert waited == [0, 1, 2, 3, 4, "call"] and lane.models.running == "first"  # all wait behind the first
+    qtbot.wait(100)
+    assert not done and not box  # nothing overtook the running job
+    gate.set()
+    qtbot.waitUntil(lambda: bool(box) and not any(r.running for r in runners), timeout=WAIT_MS)
+    assert done == [0, 1, 2, 3, 4]
+    names = [name for name, what, _ in seen if what == "start"]
+    assert names == ["first", *[f"job-{i}" for i in range(5)], "call"]
+    assert [what for _, what, _ in seen] == ["start", "end"] * 7  # never two at once
+    assert len({thread for *_, thread in seen}) == 1 and box[0] == seen[0][2] != threading.get_ident()
+
+
+def test_a_job_cancelled_while_it_waits_never_starts_and_reports_cancelled(qtbot, lane):
+    seen, ran, gate = _record(lane), [], threading.Event()
+    first = GeneratorRunner(_held("first", gate, ran), models=lane.models, name="first")
+    first.start()
+    qtbot.waitUntil(lambda: ran == ["first"], timeout=WAIT_MS)
+    queued = GeneratorRunner(_held("queued", gate, ran), models=lane.models, name="queued")
+    cancelled = []
+    queued.cancelled.connect(lambda: cancelled.append(True))
+    with qtbot.waitSignals([queued.started, queued.waiting], order="strict", timeout=WAIT_MS):
+        queued.start()
+    with qtbot.waitSignals([queued.cancelled, queued.finished], order="strict", timeout=WAIT_MS):
+        queued.cancel()
+    assert not queued.running and queued.wait(0)
+    after = []
+    run_in_thread(lambda: "after", after.append, models=lane.models, name="after")
+    gate.set()
+    qtbot.waitUntil(lambda: after == ["after"], timeout=WAIT_MS)
+    assert ran == ["first"] and [name for name, what, _ in seen if what == "start"] == ["first", "after"]
+
+
+def test_a_started_call_that_is_cancelled_has_its_result_dropped(qtbot, lane):
+    gate, inside, results = threading.Event(), threading.Event(), []
+
+    def slow():
+        inside.set()
+        gate.wait(WAIT_MS / 1000)
+        return "late"
+
+    runner = run_in_thread(slow, results.append, models=lane.models)
+    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)
+    runner.cancel()  # it cannot stop mid-call; what it returns is not wanted any more
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=WAIT_MS)
+    assert results == []
+
+
+def test_dropping_pending_model_work_keeps_the_running_job_and_a_kept_one(qtbot, lane):
+    """What a lock does: what waits for the model is dropped (it reports cancelled), what runs goes on, and a
+    queued job the caller keeps (a training the lock holds the vault open for) still runs."""
+    ran, gate = [], threading.Event()
+    running = GeneratorRunner(_held("running", gate, ran), models=lane.models, name="running")
+    running.start()
+    qtbot.waitUntil(lambda: ran == ["running"], timeout=WAIT_MS)
+    dropped = GeneratorRunner(_held("dropped", gate, ran), models=lane.models, name="dropped")
+    kept = GeneratorRunner(_held("kept", gate, ran), models=lane.models, name="kept")
+    ends = []
+    for runner in (running, dropped, kept):
+        runner.cancelled.connect(lambda r=runner: ends.append((r.name, "cancelled")))
+        runner.returned.connect(lambda _v, r=runner: ends.append((r.name, "returned")))
+        runner.start()
+    assert [job.name for job in lane.models.drop_pending(keep=lambda job: job.name == "kept")] == ["dropped"]
+    assert ends == [("dropped", "cancelled")] and not dropped.running
+    gate.set()
+    qtbot.waitUntil(lambda: not running.running and not kept.running, timeout=WAIT_MS)
+    assert ran == ["running", "kept"] and ends[1:] == [("running", "returned"), ("kept", "returned")]
+
+
+def test_after_shutdown_the_model_lane_takes_nothing_and_waiting_work_is_dropped(qtbot, paths):
+    lane = TaskLane(paths)
+    ran, gate = [], threading.Event()
+    first = GeneratorRunner(_held("first", gate, ran), models=lane.models)
+    first.start()
+    qtbot.waitUntil(lambda: ran == ["first"], timeout=WAIT_MS)
+    queued = GeneratorRunner(_held("queued", gate, ran), models=lane.models)
+    queued.start()
+    first.cancel()
+    gate.set()
+    lane.shutdown()
+    assert not queued.running and ran == ["first"]
+    late = GeneratorRunner(_held("late", gate, ran), models=lane.models)
+    with qtbot.waitSignal(late.cancelled, timeout=WAIT_MS):
+        late.start()
+    assert ran == ["first"]

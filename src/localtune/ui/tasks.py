@@ -1,21 +1,29 @@
-"""Background work for the app, so the GUI thread never runs SQL or model code.
+"""Background work for the app, so the GUI thread never runs SQL or model code. Two lanes, as Anki's taskman
+keeps database and other work apart:
 
-- `TaskLane`: ONE worker thread that owns the vault connection (sqlcipher3 connections belong to the thread
-  that opened them). Every use of the vault is a small job `fn(ctx)` queued on it; results come back to the GUI
-  thread through one queued signal (Anki's taskman/QueryOp idea). Jobs run strictly in submission order, so
-  "save, then delete, then read" needs no extra locking. `invalidate()` (used by locking) drops the results of
-  everything submitted before it.
-- `GeneratorRunner`: a core generator (training, generation) driven in its own worker thread; each `yield`
+- `TaskLane`, the vault lane: ONE worker thread that owns the vault connection (sqlcipher3 connections belong to
+  the thread that opened them) and runs SQL only. Every use of the vault is a small job `fn(ctx)` queued on it;
+  results come back to the GUI thread through one queued signal (Anki's taskman/QueryOp idea). Jobs run strictly
+  in submission order, so "save, then delete, then read" needs no extra locking. `invalidate()` (used by
+  locking) drops the results of everything submitted before it.
+- `ModelLane` (`TaskLane.models`), the model lane: ONE long-lived worker thread, below the window's priority,
+  for everything that touches the ML libraries: training, readings, evaluations, time estimates, hardware
+  detection, listing and adding models. Its jobs run one at a time, in submission order. transformers builds a
+  model under process-wide switches and resolves its names lazily, so two model jobs at once corrupt each other;
+  one thread makes that impossible without locks in the engine.
+- `GeneratorRunner`: a core generator (training, generation) driven as one model-lane job; each `yield`
   becomes a `yielded` signal (superqt's GeneratorWorker idea). Cancel is cooperative through a `CancelToken`;
   a `Cancelled` error ends the run quietly with `cancelled` instead of `errored`. After a cancel the generator
-  still gets one step, so it runs its own cancel path (training keeps a checkpoint), and is then closed.
-  With `lane=`, the generator gets a `WorkerContext`: its vault and journal calls run as lane jobs and are
-  waited for. The model work itself stays on the worker, so a journal query waits for one SQL call, not for a
-  training step.
+  still gets one step, so it runs its own cancel path (training keeps a checkpoint), and is then closed. A run
+  cancelled while it still waits for the model lane never starts. With `lane=`, the generator gets a
+  `WorkerContext`: its vault and journal calls run as vault-lane jobs and are waited for, so a journal query
+  waits for one SQL call, not for a training step.
+- `run_in_thread`: a one-off call off the GUI thread; with `models=` it is a model-lane job.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import os
@@ -58,7 +66,7 @@ class LaneContext:
         redact = sys.modules.get("localtune.dataset.redact")  # its name tables hold the journal's people
         if redact is not None:
             redact.forget_names()
-        if "localtune.training" in sys.modules:  # a model may have been used: the lock dropped the session's
+        if "localtune.services.training" in sys.modules:  # a model may have been used: the lock dropped the session's
             release_memory()  # reader with the vault's session cache; hand its memory back
 
 
@@ -172,6 +180,7 @@ class TaskLane(QObject):
         self._thread = _LaneThread(self, self.ctx)
         self._finished.connect(self._deliver)
         self._thread.start()
+        self.models = ModelLane(self)  # the model work of the same app: one job at a time, beside this lane
 
     @property
     def pending(self) -> int:
@@ -255,13 +264,15 @@ class TaskLane(QObject):
             self.error.emit(result)
 
     def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Lock the vault on its own thread, then stop the lane."""
+        """Lock the vault on its own thread, then stop the lane, then the model lane (what waits there is dropped;
+        a running model job was cancelled by its owner and ends with the vault gone)."""
         if not self._thread.isRunning():
             return
         self.invalidate()
         self._thread.jobs.put(_Job(lambda ctx: ctx.detach(), None, None, -1))
         self._thread.jobs.put(None)
         self._thread.wait(timeout_ms)
+        self.models.shutdown(timeout_ms)
 
 
 # Model work gives way to the window and the vault lane: on a 2-core laptop the compute threads would otherwise
@@ -278,54 +289,150 @@ def run_in_background() -> None:
         QThread.currentThread().setPriority(QThread.Priority.LowPriority)
 
 
-class _GeneratorThread(QThread):
+@dataclass(eq=False)
+class _ModelJob:
+    name: str
+    run: Callable[[], None]  # runs on the model lane's thread; reports its own outcome
+    dropped: Callable[[], None] | None = None  # called on the GUI thread when it is dropped before it started
+
+
+class _ModelThread(QThread):
+    def __init__(self, lane: ModelLane):
+        super().__init__()
+        self.setObjectName("localtune-model-lane")
+        self._lane = lane
+
+    def run(self) -> None:
+        run_in_background()  # once: every model job, and every compute thread torch starts from here, runs below
+        lane = self._lane
+        while True:
+            with lane._ready:
+                while not lane._jobs and not lane._stopping:
+                    lane._ready.wait()
+                if not lane._jobs:
+                    return
+                job = lane._current = lane._jobs.popleft()
+            lane._tell(job.name, "start")
+            try:
+                job.run()
+            except BaseException:  # noqa: BLE001, S110 - a job reports its own errors; the lane must live on
+                pass
+            finally:
+                lane._tell(job.name, "end")
+                with lane._ready:
+                    lane._current = None
+                del job  # not kept while the lane waits: a finished job's frames may hold a model
+
+
+class ModelLane(QObject):
+    """The one thread that runs model work, one job at a time, in submission order. Submit from the GUI thread.
+
+    `observers` are called on the lane's thread as `fn(name, "start" | "end", time.monotonic())` around each job
+    (the app's own record of what ran when; tests use it to prove that no two model jobs overlap)."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._ready = threading.Condition()
+        self._jobs: collections.deque[_ModelJob] = collections.deque()
+        self._current: _ModelJob | None = None
+        self._stopping = False
+        self.observers: list[Callable[[str, str, float], None]] = []
+        self._thread = _ModelThread(self)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job submitted now would wait for another to finish first."""
+        with self._ready:
+            return self._current is not None or bool(self._jobs)
+
+    @property
+    def running(self) -> str | None:
+        """The name of the job running now, if any."""
+        with self._ready:
+            return self._current.name if self._current is not None else None
+
+    def submit(self, job: _ModelJob) -> bool:
+        """Queue `job`; True when it has to wait for other model work first. A stopped lane takes nothing."""
+        with self._ready:
+            if self._stopping:
+                raise RuntimeError("The model lane has stopped.")
+            waits = self._current is not None or bool(self._jobs)
+            self._jobs.append(job)
+            self._ready.notify()
+        return waits
+
+    def withdraw(self, job: _ModelJob) -> bool:
+        """Take `job` off the queue if it has not started (True), so it never runs."""
+        with self._ready:
+            try:
+                self._jobs.remove(job)
+            except ValueError:
+                return False
+            return True
+
+    def drop_pending(self, keep: Callable[[_ModelJob], bool] = lambda _job: False) -> list[_ModelJob]:
+        """Take every job that has not started off the queue (except those `keep` names); the job running now
+        goes on. Returns what was dropped."""
+        with self._ready:
+            dropped = [job for job in self._jobs if not keep(job)]
+            self._jobs = collections.deque(job for job in self._jobs if keep(job))
+        _tell_dropped(dropped)
+        return dropped
+
+    def _tell(self, name: str, what: str) -> None:
+        at = time.monotonic()
+        for observer in list(self.observers):
+            with contextlib.suppress(Exception):
+                observer(name, what, at)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> list[_ModelJob]:
+        """Drop what waits, let the running job end (it was cancelled by its owner), stop the thread. Returns the
+        dropped jobs. A job that does not end in time keeps the thread alive (referenced) until it does."""
+        with self._ready:
+            dropped, self._jobs = list(self._jobs), collections.deque()
+            self._stopping = True
+            self._ready.notify()
+        _tell_dropped(dropped)
+        thread = self._thread
+        if not thread.wait(timeout_ms):
+            _winding_down.add(thread)
+            thread.finished.connect(lambda: _winding_down.discard(thread), Qt.ConnectionType.QueuedConnection)
+        return dropped
+
+
+def _tell_dropped(jobs: list[_ModelJob]) -> None:
+    for job in jobs:
+        if job.dropped is not None:
+            job.dropped()
+
+
+class _OwnThread(QThread):
+    """A runner's own thread, for work that touches no model (a call that needs neither lane)."""
+
     def __init__(self, runner: GeneratorRunner):
         super().__init__()
-        self.setObjectName("localtune-model-worker")
+        self.setObjectName("localtune-worker")
         self._runner = runner
 
     def run(self) -> None:
         run_in_background()
-        r = self._runner
-        gen = None
-        try:
-            r.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
-            gen = r._make(r.token) if r._lane is None else r._make(WorkerContext(r._lane), r.token)
-            while True:
-                # After a cancel the generator still gets this one step: it sees the token and runs its own cancel
-                # path (training keeps a last checkpoint, then raises Cancelled). One that carries on is closed.
-                cancelled = r.token.cancelled
-                try:
-                    value = next(gen)
-                except StopIteration as stop:
-                    r._returned.emit(stop.value)
-                    return
-                if cancelled:
-                    raise Cancelled("Stopped at your request.")
-                r._yielded.emit(value)
-                del value
-                # One event in flight: the GUI takes each before the next step (a fast generator cannot flood it).
-                while not r._taken.acquire(timeout=0.05) and not r.token.cancelled:
-                    pass
-        except Cancelled:
-            r._cancelled.emit()
-        except BaseException as exc:  # noqa: BLE001
-            r._errored.emit(exc)
-        finally:
-            if gen is not None:
-                gen.close()
-            del gen  # the run's frames (a model's batches and caches) are not kept while the thread winds down
-            r.ended.set()
+        self._runner._drive()
 
 
 class GeneratorRunner(QObject):
-    """Drive `make(token)` (or, with a lane, `make(WorkerContext, token)`), a generator, in a worker thread.
+    """Drive `make(token)` (or, with a lane, `make(WorkerContext, token)`), a generator, off the GUI thread.
 
-    Signals, in order: `started`, `yielded(event)`*, then one of `returned(value)` / `errored(exc)` /
-    `cancelled`, then `finished`.
+    With `lane=` (a `TaskLane`) or `models=` (a `ModelLane`) it is a model-lane job: it may wait for the model
+    work before it (then `waiting` is emitted after `started`); without either it gets a thread of its own,
+    for work that touches no model. `name` says what it is (the model lane's observers see it).
+
+    Signals, in order: `started`, [`waiting`], `yielded(event)`*, then one of `returned(value)` /
+    `errored(exc)` / `cancelled`, then `finished`.
     """
 
     started = Signal()
+    waiting = Signal()  # it waits for other model work to finish first
     yielded = Signal(object)
     returned = Signal(object)
     errored = Signal(object)
@@ -338,14 +445,17 @@ class GeneratorRunner(QObject):
     _cancelled = Signal()
 
     def __init__(self, make: Callable[..., Iterator], *, lane: TaskLane | None = None,
-                 parent: QObject | None = None):
+                 models: ModelLane | None = None, name: str = "", parent: QObject | None = None):
         super().__init__(parent)
         self._make = make
         self._lane = lane
+        self._models = models if models is not None else (lane.models if lane is not None else None)
+        self.name = name or getattr(make, "__name__", "task")
         self.token = CancelToken()
-        self.ended = threading.Event()  # set by the worker once the generator is closed
+        self.ended = threading.Event()  # set once the generator is closed (or the run was dropped unstarted)
         self._taken = threading.Semaphore(0)
-        self._thread: _GeneratorThread | None = None
+        self._thread: _OwnThread | None = None
+        self._job: _ModelJob | None = None
         self._running = False
         self._yielded.connect(self._on_yielded)
         self._returned.connect(self._on_returned)
@@ -361,11 +471,70 @@ class GeneratorRunner(QObject):
             return
         self._running = True
         self.started.emit()
-        self._thread = _GeneratorThread(self)
-        self._thread.start()
+        if self._models is None:
+            self._thread = _OwnThread(self)
+            self._thread.start()
+            return
+        self._job = _ModelJob(self.name, self._drive, self._dropped)
+        try:
+            waits = self._models.submit(self._job)
+        except RuntimeError:  # the app is closing
+            self._job = None
+            self.ended.set()
+            self._on_cancelled()
+            return
+        if waits:
+            self.waiting.emit()
+
+    def _drive(self) -> None:
+        """The run itself, on the model lane's thread (or the runner's own)."""
+        gen = None
+        try:
+            self.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
+            gen = self._make(self.token) if self._lane is None else self._make(WorkerContext(self._lane), self.token)
+            while True:
+                # After a cancel the generator still gets this one step: it sees the token and runs its own cancel
+                # path (training keeps a last checkpoint, then raises Cancelled). One that carries on is closed.
+                cancelled = self.token.cancelled
+                try:
+                    value = next(gen)
+                except StopIteration as stop:
+                    self._returned.emit(stop.value)
+                    return
+                if cancelled:
+                    raise Cancelled("Stopped at your request.")
+                self._yielded.emit(value)
+                del value
+                # One event in flight: the GUI takes each before the next step (a fast generator cannot flood it).
+                while not self._taken.acquire(timeout=0.05) and not self.token.cancelled:
+                    pass
+        except Cancelled:
+            self._cancelled.emit()
+        except BaseException as exc:  # noqa: BLE001
+            self._errored.emit(exc)
+        finally:
+            if gen is not None:
+                gen.close()
+            del gen  # the run's frames (a model's batches and caches) are not kept while the lane waits
+            self.ended.set()
+
+    def _withdrawn(self) -> bool:
+        """Take a run that has not started off the model lane (True: it never runs)."""
+        if self._job is None or self._models is None or not self._models.withdraw(self._job):
+            return False
+        self.ended.set()
+        return True
+
+    def _dropped(self) -> None:
+        """The model lane dropped the run before it started (locking, closing): it never runs."""
+        self.token.cancel()
+        self.ended.set()
+        self._on_cancelled()
 
     def cancel(self) -> None:
         self.token.cancel()
+        if self._running and self._withdrawn():  # still waiting for the model: it never starts
+            self._on_cancelled()
 
     def abandon(self) -> None:
         """End the run now, as far as the pages are concerned (locking). The worker still gets its cancel step
@@ -374,12 +543,14 @@ class GeneratorRunner(QObject):
         if not self._running:
             return
         self.token.cancel()
-        if self._lane is not None:
+        if not self._withdrawn() and self._lane is not None:
             self._lane.serve_until(self.ended)
         self._on_cancelled()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
-        return self._thread.wait(timeout_ms) if self._thread is not None else True
+        if self._thread is not None:
+            return self._thread.wait(timeout_ms)
+        return self.ended.wait(timeout_ms / 1000) if self._job is not None else True
 
     @Slot(object)
     def _on_yielded(self, value) -> None:
@@ -415,6 +586,8 @@ class GeneratorRunner(QObject):
         if thread is not None and not thread.wait(0 if self.token.cancelled else 30_000):
             _winding_down.add(thread)  # abandoned mid-step: kept referenced until it ends (a QThread must not
             thread.finished.connect(lambda: _winding_down.discard(thread), Qt.ConnectionType.QueuedConnection)
+        elif self._job is not None and not self.token.cancelled:
+            self.ended.wait(30)  # it has reported; what is left is closing the generator
         self.finished.emit()
         if self._lane is not None:  # a model task: what it allocated goes back to the system once it is dropped
             self._lane.submit(lambda _ctx: release_memory())
@@ -440,26 +613,33 @@ def release_memory() -> None:
         trim(0)
 
 
-_winding_down: set[QThread] = set()  # abandoned workers finishing their cancel step
+_winding_down: set[QThread] = set()  # threads finishing a cancelled step after their owner let go
 _ids = itertools.count(1)
 _live: set[GeneratorRunner] = set()  # one-off runners stay referenced until they finish
 
 
 def run_in_thread(fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
                   on_error: Callable[[BaseException], None] | None = None,
-                  parent: QObject | None = None) -> GeneratorRunner:
-    """A one-off call off the GUI thread that needs no vault (hardware detection, model listing)."""
+                  parent: QObject | None = None, *, models: ModelLane | None = None, name: str = "",
+                  waiting: Callable[[], None] | None = None) -> GeneratorRunner:
+    """A one-off call `fn()` off the GUI thread that needs no vault. With `models=` it is a model-lane job
+    (anything that imports or runs the ML libraries: hardware detection, model listing, plans and time
+    estimates); `waiting()` is then called when it has to wait for other model work first. Without, it gets a
+    thread of its own (decrypting a file, asking the Hub for a file list). `cancel()` on the returned runner
+    drops a job that has not started; one that has started runs to its end, and its result is dropped."""
 
     def make(_token):
         return fn()
         yield  # pragma: no cover - makes this a generator
 
-    runner = GeneratorRunner(make, parent=parent)
+    runner = GeneratorRunner(make, models=models, name=name or getattr(fn, "__name__", "call"), parent=parent)
     runner.setObjectName(f"call-{next(_ids)}")
     if on_done is not None:
-        runner.returned.connect(on_done)
+        runner.returned.connect(lambda value: None if runner.token.cancelled else on_done(value))
     if on_error is not None:
-        runner.errored.connect(on_error)
+        runner.errored.connect(lambda exc: None if runner.token.cancelled else on_error(exc))
+    if waiting is not None:
+        runner.waiting.connect(waiting)
     _live.add(runner)
     runner.finished.connect(lambda: _live.discard(runner))
     runner.start()
