@@ -401,7 +401,7 @@ def write_family_gguf(hf_folder: Path, path: Path, family: str, quant: str = "Q8
     if family == "gemma2":
         w.add_attn_logit_softcapping(config["attn_logit_softcapping"])
         w.add_final_logit_softcapping(config["final_logit_softcapping"])
-    if family.startswith("gemma"):
+    if config.get("sliding_window"):
         w.add_sliding_window(config["sliding_window"])
     _family_tokenizer(w, hf_folder, family, tok_model, pre)
 

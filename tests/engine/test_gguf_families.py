@@ -106,7 +106,7 @@ def same_logits(original, folder) -> float:
     import torch
     from transformers import AutoModelForCausalLM
 
-    ids = torch.tensor([list(range(3, 120, 2))])  # 59 positions: past Gemma's sliding window and Llama 3's rope knee
+    ids = torch.tensor([list(range(3, 163, 2))])  # 80 positions: past Gemma's sliding window (64) and rope knees
     logits = []
     for source in (original, folder):
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval()
@@ -141,6 +141,8 @@ LONG_CONTEXT = {
     "gemma3": dict(num_hidden_layers=6, rope_parameters={
         "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0},
         "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0}}),
+    # Phi-3 mini 4k: attention within a sliding window
+    "phi3-window": dict(sliding_window=16),
     # Qwen2.5 with YaRN for 128k
     "qwen2": dict(rope_parameters={"rope_type": "yarn", "factor": 4.0, "rope_theta": 1_000_000.0,
                                    "original_max_position_embeddings": 128}),
@@ -148,10 +150,11 @@ LONG_CONTEXT = {
 
 
 @pytest.mark.parametrize("family", sorted(LONG_CONTEXT))
-def test_long_context_rope_scaling_survives_conversion(family, tmp_path):
+def test_long_context_attention_survives_conversion(family, tmp_path):
     from localtune.engine.models import convert_gguf
 
-    original = family_model(family, tmp_path / "original", **LONG_CONTEXT[family])
+    original = family_model(family.split("-")[0], tmp_path / "original", **LONG_CONTEXT[family])
+    family = family.split("-")[0]
     folder = convert_gguf(write_family_gguf(original, tmp_path / "f16.gguf", family, "F16"), tmp_path / "converted")
     assert same_logits(original, folder) < 1e-3
 

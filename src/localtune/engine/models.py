@@ -141,8 +141,8 @@ def _check_gguf_architecture(gguf: Path) -> None:
 def _gguf_config(gguf: Path):
     """transformers' config for a GGUF, with what its GGUF reader (5.x) leaves out restored from the file, as
     llama.cpp reads it: the head size (Qwen3's is not hidden/heads), Llama 3's rope scaling (stored as the
-    rope_freqs tensor), linear/YaRN rope scaling, Phi-3's long-context rope factors, Gemma's attention scale and
-    soft-capping. Without these the weights load into a model that computes something else."""
+    rope_freqs tensor), linear/YaRN rope scaling, Phi-3's long-context rope factors and sliding window, Gemma's
+    attention scale and soft-capping. Without these the weights load into a model that computes something else."""
     import numpy as np
     from gguf import GGUFReader
     from transformers import AutoConfig
@@ -184,6 +184,9 @@ def _gguf_config(gguf: Path):
             target["original_max_position_embeddings"] = int(meta("rope.scaling.original_context_length"))
     if rope:
         config.rope_parameters = rope
+    window = meta("attention.sliding_window")
+    if window and "sliding_window" in config.to_dict() and not config.sliding_window:  # Phi-3 mini 4k's 2047
+        config.sliding_window = int(window)
     if arch in ("gemma2", "gemma3"):
         # llama.cpp scales queries by 1/sqrt(head size), except for the 27B models (46 and 62 layers): 1/sqrt(hidden/heads)
         big = config.num_hidden_layers == (46 if arch == "gemma2" else 62)
