@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from . import model_load_lock
 
 STARTER = "smollm2-135m-instruct"
 STARTER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -90,9 +89,7 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         _check_gguf_architecture(gguf)
         try:
             config = _gguf_config(gguf)
-            with model_load_lock:
-                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, config=config,
-                                                              **kw)
+            loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, config=config, **kw)
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
         except ModelError:
             raise
@@ -105,7 +102,7 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
         config = AutoConfig.for_model(**settings)
         # Built on the meta device, it takes the loaded tensors themselves: no random init, no second copy (peak
         # ~3.5 bytes per parameter instead of 8.5 with two float32 models; bf16 both ways, so the same weights).
-        with model_load_lock, torch.device("meta"):
+        with torch.device("meta"):
             fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
         result = fresh.load_state_dict(loaded.state_dict(), strict=False, assign=True)
         fresh.tie_weights()
@@ -129,8 +126,9 @@ def _check_gguf_architecture(gguf: Path) -> None:
     from .discovery import GGUF_ARCHITECTURES, gguf_architecture
 
     arch = gguf_architecture(gguf)
-    if arch is None:
-        raise ModelError(f"{gguf.name} is not a GGUF model file localtune can read.")
+    if not arch:
+        raise ModelError(f"{gguf.name} is not a GGUF model file localtune can read"
+                         f"{'' if arch is None else ' (its header names no architecture)'}.")
     if arch not in GGUF_ARCHITECTURES:
         raise ModelError(
             f"{gguf.name} is a GGUF of the {arch!r} architecture, which localtune cannot convert (it converts "
