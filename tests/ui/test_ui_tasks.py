@@ -379,7 +379,7 @@ def test_dropping_pending_model_work_keeps_the_running_job_and_a_kept_one(qtbot,
         runner.cancelled.connect(lambda r=runner: ends.append((r.name, "cancelled")))
         runner.returned.connect(lambda _v, r=runner: ends.append((r.name, "returned")))
         runner.start()
-    assert [job.name for job in lane.models.drop_pending(keep=lambda job: job.name == "kept")] == ["dropped"]
+    assert [job.name for job in lane.models.drop_pending(keep=[kept])] == ["dropped"]
     assert ends == [("dropped", "cancelled")] and not dropped.running
     gate.set()
     qtbot.waitUntil(lambda: not running.running and not kept.running, timeout=WAIT_MS)

@@ -8,24 +8,19 @@ the functions that use them, so importing this package stays cheap.
   export_peft_folder: adapters as bytes
 """
 
-import threading
 import warnings
-
-_import_lock = threading.Lock()
-# transformers builds a model under process-wide switches (meta-device init, patched parameter registration);
-# two threads loading at once corrupt each other ("Cannot copy out of meta tensor", lm_head MISSING). The app
-# can load in two threads at once (the Train page's timing run while a reading or a training starts).
-model_load_lock = threading.RLock()
 
 
 def load_libraries() -> None:
-    """Import torch, transformers and peft once, one thread at a time. transformers resolves its names lazily,
-    and two threads doing that for the first time at once can see "cannot import name 'AutoTokenizer'" (the
-    app looks at the hardware, lists models and plans in parallel threads). Cheap after the first call."""
-    with _import_lock:
-        import peft  # noqa: F401
-        import torch  # noqa: F401
-        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    """Import torch, transformers and peft now (a front end's first model use; cheap after the first call).
+
+    No lock: the engine is not thread-safe and need not be. transformers builds a model under process-wide
+    switches and resolves its names lazily, so two threads loading at once corrupt each other; the CLI and the
+    training server are single-threaded, and the app runs every model job on its one model lane."""
+    import peft  # noqa: F401
+    import torch  # noqa: F401
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
 
 # peft still asks models for `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning
 # on every adapter load; it says nothing a user can act on.

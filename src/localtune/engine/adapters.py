@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ModelError
-from . import model_load_lock
 
 ADAPTER_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -45,8 +44,7 @@ def load_base(model_dir: str | os.PathLike, *, quantize: str = "none", device: s
     elif quantize != "none":
         raise ModelError(f"Unknown quantization {quantize!r} (use 'nf4' or 'none').")
     try:
-        with model_load_lock:
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelError(f"Could not load the base model from {model_dir}: {exc}") from exc
     if quantize == "none":

@@ -400,6 +400,9 @@ class MainWindow(QMainWindow):
         for page in (self.compare, self.evaluate) if hold else (self.train, self.compare, self.evaluate):
             if page.runner is not None:  # before the vault closes: training keeps its checkpoint (the lane
                 page.runner.abandon()  # serves a stopping task's last calls first)
+        # Model work that has not begun (an estimate, a hardware look, an added model) is dropped; a training the
+        # lock holds the vault open for is kept, also while it still waits for the model.
+        self.lane.models.drop_pending(keep=[self.train.runner] if hold else [])
         self.lane.invalidate()
         if hold:
             self.held_open = True

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,6 +294,7 @@ class _ModelJob:
     name: str
     run: Callable[[], None]  # runs on the model lane's thread; reports its own outcome
     dropped: Callable[[], None] | None = None  # called on the GUI thread when it is dropped before it started
+    owner: object = None  # the runner it drives
 
 
 class _ModelThread(QThread):
@@ -371,12 +372,13 @@ class ModelLane(QObject):
                 return False
             return True
 
-    def drop_pending(self, keep: Callable[[_ModelJob], bool] = lambda _job: False) -> list[_ModelJob]:
-        """Take every job that has not started off the queue (except those `keep` names); the job running now
-        goes on. Returns what was dropped."""
+    def drop_pending(self, keep: Iterable[object] = ()) -> list[_ModelJob]:
+        """Take every job that has not started off the queue (except those of the runners in `keep`); the job
+        running now goes on. Dropped runners report `cancelled`. Returns what was dropped."""
+        kept = [k for k in keep if k is not None]
         with self._ready:
-            dropped = [job for job in self._jobs if not keep(job)]
-            self._jobs = collections.deque(job for job in self._jobs if keep(job))
+            dropped = [job for job in self._jobs if not any(job.owner is k for k in kept)]
+            self._jobs = collections.deque(job for job in self._jobs if any(job.owner is k for k in kept))
         _tell_dropped(dropped)
         return dropped
 
@@ -453,6 +455,7 @@ class GeneratorRunner(QObject):
         self.name = name or getattr(make, "__name__", "task")
         self.token = CancelToken()
         self.ended = threading.Event()  # set once the generator is closed (or the run was dropped unstarted)
+        self.began = False  # set by the worker as the run begins (a run cancelled while it waited never does)
         self._taken = threading.Semaphore(0)
         self._thread: _OwnThread | None = None
         self._job: _ModelJob | None = None
@@ -475,7 +478,7 @@ class GeneratorRunner(QObject):
             self._thread = _OwnThread(self)
             self._thread.start()
             return
-        self._job = _ModelJob(self.name, self._drive, self._dropped)
+        self._job = _ModelJob(self.name, self._drive, self._dropped, self)
         try:
             waits = self._models.submit(self._job)
         except RuntimeError:  # the app is closing
@@ -489,6 +492,7 @@ class GeneratorRunner(QObject):
     def _drive(self) -> None:
         """The run itself, on the model lane's thread (or the runner's own)."""
         gen = None
+        self.began = True
         try:
             self.token.raise_if_cancelled()  # cancelled before it began: nothing to clean up
             gen = self._make(self.token) if self._lane is None else self._make(WorkerContext(self._lane), self.token)

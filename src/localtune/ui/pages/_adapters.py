@@ -163,6 +163,7 @@ class AdapterActions(QWidget):
             adapter, doc = result
             self.lane.submit(lambda ctx: seal_imported(ctx.vault, adapter, doc), done, self._failed)
 
+        # A thread of its own, not the model lane: decrypting a file touches no model, and need not wait for one.
         run_in_thread(lambda: open_adapter(path, passphrase), opened, self._failed, parent=self)
 
     def _keep(self, dialog) -> None:

@@ -44,6 +44,7 @@ WAITING_FOR_TRAINING = (
 )
 COLUMN_STATUS = {
     "waiting_training": "Waiting for training to finish",
+    "waiting_model": "Waiting for the model to be free",
     "queued": "Waiting for its turn",
     "writing": "Writing…",
     "done": "Done",
@@ -299,7 +300,8 @@ class ComparePage(Page):
         self.waiting.hide()
         for column in self.columns.values():
             column.set_state("queued")
-        self.runner = GeneratorRunner(make, lane=self.lane, parent=self)
+        self.runner = GeneratorRunner(make, lane=self.lane, name="reading", parent=self)
+        self.runner.waiting.connect(self._waiting_for_model)
         self.runner.yielded.connect(self.on_event)
         self.runner.errored.connect(self._failed)
         self.runner.finished.connect(self._finished)
@@ -308,6 +310,12 @@ class ComparePage(Page):
         self._paint_timer.start()
         self.task.emit("Comparing…", 0, len(self.columns))
         self.runner.start()
+
+    def _waiting_for_model(self) -> None:
+        """Other model work (an evaluation, a time estimate) runs first; the reading starts after it."""
+        for column in self.columns.values():
+            column.set_state("waiting_model")
+        self.task.emit("Compare: waiting for the model to be free", 0, 0)
 
     def set_training_busy(self, busy: bool) -> None:
         """Training started or ended; a comparison waiting for it starts now."""
@@ -327,6 +335,9 @@ class ComparePage(Page):
             self.runner.cancel()
 
     def on_event(self, event: Event) -> None:
+        for column in self.columns.values():  # the model is free now: the reading has begun
+            if column.state == "waiting_model":
+                column.set_state("queued")
         match event:
             case FewShotSources(column=key, scenario_ids=ids) if key in self.columns:  # the entries few-shot is shown
                 self.columns[key].set_sources(ids)
@@ -362,7 +373,7 @@ class ComparePage(Page):
         for column in self.columns.values():
             if column.state == "writing":
                 column.set_state("stopped")
-            elif column.state == "queued":
+            elif column.state in ("queued", "waiting_model"):
                 column.set_state("not_started")
         self.compare_button.setEnabled(self.source is not None)
         self.stop_button.setEnabled(False)

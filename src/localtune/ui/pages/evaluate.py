@@ -169,7 +169,8 @@ class EvaluatePage(Page):
         source, columns = self.source, self.columns.currentData()
         chosen = {"columns": columns} if columns else {}  # a source that knows no columns still runs all
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, cancel=token, **chosen), lane=self.lane,
-                                      parent=self)
+                                      name="evaluation", parent=self)
+        self.runner.waiting.connect(lambda: self.progress.setFormat("Waiting for the model to be free…"))
         self.runner.yielded.connect(self.on_event)
         self.runner.returned.connect(self.on_stopped)
         self.runner.errored.connect(lambda exc: self.verdict.setText(explain(exc).text))

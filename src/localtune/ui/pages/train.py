@@ -37,6 +37,7 @@ from ._adapters import AdapterActions
 from ._service import eta_words
 
 NO_RUNS = "No training runs yet."
+WAITING = "Waiting for the model to be free…"  # another model job (an estimate, a reading) runs first
 QUICK_STEPS = 12  # a quick trial: enough steps to see the loss move and get a first adapter to compare
 PRESETS = (("quick", f"Quick trial ({QUICK_STEPS} steps, a few minutes)"), ("full", "Full run (every example, twice)"))
 
@@ -279,6 +280,23 @@ class TrainPage(Page):
         self.hw = None  # this computer (engine Hardware), once looked at
         self.download_runner: GeneratorRunner | None = None
         self._plan_id = 0
+        self._plans: list[GeneratorRunner] = []  # plans and estimates asked for; a newer choice drops them
+
+    def _model_job(self, name: str, fn, on_done, on_error, waiting=None) -> GeneratorRunner:
+        """`fn()` on the model lane (everything here that loads the ML libraries or a model goes there, one job
+        at a time); `waiting()` when other model work runs first."""
+        return run_in_thread(fn, on_done, on_error, parent=self, models=self.lane.models, name=name,
+                             waiting=waiting)
+
+    def _planning(self, name: str, fn, on_done, waiting=None) -> None:
+        self._plans = [r for r in self._plans if r.running]
+        self._plans.append(self._model_job(name, fn, on_done, self._plan_failed, waiting))
+
+    def _drop_plans(self) -> None:
+        """Plans and estimates for an earlier choice: those still waiting for the model never run."""
+        plans, self._plans = self._plans, []
+        for runner in plans:
+            runner.cancel()
 
     # -- life cycle --------------------------------------------------------------------------------------
 
@@ -287,13 +305,18 @@ class TrainPage(Page):
             return
         self._looked = True  # torch is imported here, on first visit, never at startup
         self._list_models()
-        run_in_thread(_hardware, self._hardware_seen, self._look_failed, parent=self)
+        self.look_at_hardware()
+
+    def look_at_hardware(self) -> None:
+        self._model_job("hardware", _hardware, self._hardware_seen, self._look_failed,
+                        lambda: self.hardware.setText("Looking at this computer once the model is free…"))
 
     def on_unlocked(self) -> None:
         self.lane.submit(_runs, self.show_runs)
 
     def on_locked(self) -> None:
         self.cancel()
+        self._drop_plans()
         self.plot.clear()
         self.progress.reset()
         self.status.clear()
@@ -326,8 +349,8 @@ class TrainPage(Page):
 
     def _list_models(self, select: str | None = None) -> None:
         paths = self.paths
-        run_in_thread(lambda: _list_models(paths), lambda models: self._models_listed(models, select),
-                      self._look_failed, parent=self)
+        self._model_job("model list", lambda: _list_models(paths), lambda models: self._models_listed(models, select),
+                        self._look_failed)
 
     def _hardware_seen(self, hardware) -> None:
         self.hw = hardware  # for "Recommended for this computer"
@@ -353,7 +376,8 @@ class TrainPage(Page):
             self.status.setText(f"Added {info.name}.")
             self._list_models(select=info.name)
 
-        run_in_thread(lambda: _add_model(paths, source, where), added, self._add_failed, parent=self)
+        self._model_job("add model", lambda: _add_model(paths, source, where), added, self._add_failed,
+                        lambda: self.status.setText(WAITING + " Then the model is added."))
 
     def download(self, hub_id: str, token: str = "") -> None:
         """Download a model the user chose and agreed to: its token (given now, then kept in the vault, or the
@@ -362,7 +386,7 @@ class TrainPage(Page):
 
         self.status.setText(f"Asking {local_models.hub_host()} for the files of {hub_id}…")
 
-        def with_token(hub_token) -> None:
+        def with_token(hub_token) -> None:  # the Hub's file list: network only, no model, so a thread of its own
             run_in_thread(lambda: _download_plan(hub_id, hub_token), lambda plan: self._fetch(plan, hub_token),
                           self._add_failed, parent=self)
 
@@ -383,8 +407,11 @@ class TrainPage(Page):
         from ...services import local_models
 
         paths = self.paths
+        # On the model lane: it adds the model to the registry (which loads the ML libraries) as a conversion does.
         self.download_runner = GeneratorRunner(
-            lambda cancel: local_models.pull_events(paths, plan, token=token, cancel=cancel), parent=self)
+            lambda cancel: local_models.pull_events(paths, plan, token=token, cancel=cancel),
+            models=self.lane.models, name="download", parent=self)
+        self.download_runner.waiting.connect(lambda: self.status.setText(WAITING + " Then the download starts."))
         self.download_runner.yielded.connect(self._downloading)
         self.download_runner.returned.connect(lambda info: self._downloaded(info, plan))
         self.download_runner.errored.connect(self._add_failed)
@@ -442,6 +469,7 @@ class TrainPage(Page):
     def _found_chosen(self, found) -> None:
         """A model found on this computer: what its files say, then whether and how long it trains here."""
         self._plan_id += 1
+        self._drop_plans()
         self._planned = None
         self.plan.clear()
         self.model_info.setText(found.describe())
@@ -462,7 +490,9 @@ class TrainPage(Page):
             self.summary.setText(result.describe()[0].upper() + result.describe()[1:] + ". Add it to train it.")
 
         def ready(report) -> None:
-            run_in_thread(lambda: _found_fit(report, paths, found, rate), fitted, self._plan_failed, parent=self)
+            if ticket == self._plan_id:
+                self._planning("fit estimate", lambda: _found_fit(report, paths, found, rate), fitted,
+                               lambda: self.summary.setText(WAITING))
 
         self.lane.submit(_readiness, ready, self._plan_failed)
 
@@ -479,11 +509,13 @@ class TrainPage(Page):
             self.status.setText(f"Added {info.name}.")
             self._list_models(select=info.name)
 
-        run_in_thread(lambda: _add_found(paths, key.removeprefix("found:")), added, self._add_failed, parent=self)
+        self._model_job("add model", lambda: _add_found(paths, key.removeprefix("found:")), added, self._add_failed,
+                        lambda: self.status.setText(WAITING + " Then the model is added."))
 
     def _plan_for(self, model: str) -> None:
         """The real plan at once, then the measured time estimate (a few timed steps) in the background."""
         self._plan_id += 1
+        self._drop_plans()
         ticket, paths, config = self._plan_id, self.paths, self.run_config()
         model = None if model == "starter" else model
 
@@ -492,15 +524,19 @@ class TrainPage(Page):
                 return  # another model or preset was picked meanwhile
             self.show_plan(result, calibrated)
             if not calibrated:
-                run_in_thread(lambda: _plan(report[0], paths, model, config, True),
-                              lambda r: planned(r, True), self._plan_failed, parent=self)
+                self._planning("time estimate", lambda: _plan(report[0], paths, model, config, True),
+                               lambda r: planned(r, True),
+                               lambda: self.plan.setText(result.describe() + "\n" + WAITING + " Then this "
+                                                         "computer's speed is measured."))
 
         report = []
 
         def ready(result) -> None:
+            if ticket != self._plan_id:
+                return
             report.append(result)
-            run_in_thread(lambda: _plan(result, paths, model, config, False),
-                          lambda r: planned(r, False), self._plan_failed, parent=self)
+            self._planning("plan", lambda: _plan(result, paths, model, config, False), lambda r: planned(r, False),
+                           lambda: self.summary.setText(self.summary.text() + " " + WAITING))
 
         self.lane.submit(_readiness, ready, self._plan_failed)
 
@@ -563,13 +599,16 @@ class TrainPage(Page):
         planned_eta = self._planned.eta_s if self._planned is not None else None
         # One estimate: the plan's measured one until the run's own steps correct it.
         self.eta.setText(eta_words(planned_eta) if planned_eta and not resume else "")
+        self._drop_plans()  # an estimate not yet begun is moot now; one that runs finishes first
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
-                                      parent=self)
+                                      name="training", parent=self)
+        self.runner.waiting.connect(lambda: self.status.setText(WAITING + " Training starts then."))
         self.runner.yielded.connect(self.on_event)
         self.runner.returned.connect(self._done)
         self.runner.errored.connect(self._failed)
         self.runner.cancelled.connect(lambda: self._stopped(
-            "Stopped. Its last checkpoint is kept in the vault: Resume continues from there."))
+            "Stopped. Its last checkpoint is kept in the vault: Resume continues from there." if self.runner.began
+            else "Not started: it was cancelled while it waited for the model."))
         self.runner.finished.connect(self._ended)
         self._set_running(True)
         self.task.emit("Training: preparing…", 0, 0)
