@@ -402,3 +402,30 @@ def test_after_shutdown_the_model_lane_takes_nothing_and_waiting_work_is_dropped
     with qtbot.waitSignal(late.cancelled, timeout=WAIT_MS):
         late.start()
     assert ran == ["first"]
+
+
+def test_a_lock_drops_model_work_not_yet_begun_but_keeps_a_training_that_waits(qtbot, window):
+    models, ran, gate = window.lane.models, [], threading.Event()
+
+    def estimate():
+        ran.append("estimate")
+        gate.wait(WAIT_MS / 1000)
+
+    run_in_thread(estimate, models=models, name="estimate")  # a time estimate holds the model
+    qtbot.waitUntil(lambda: ran == ["estimate"], timeout=WAIT_MS)
+    looked = []
+    run_in_thread(lambda: ran.append("hardware"), looked.append, models=models, name="hardware")
+    seen, step, inside = {}, threading.Event(), threading.Event()
+    runner = GeneratorRunner(_gated_run(seen, step, inside), lane=window.lane, name="training")
+    window.train.runner = runner  # the user pressed Train: it waits for the estimate
+    runner.start()
+    assert runner.running and not runner.began
+
+    window.idle.idle.emit()  # an auto-lock while the training still waits: it is kept, the rest is dropped
+    assert window.held_open and runner.running
+    gate.set()
+    qtbot.waitUntil(inside.is_set, timeout=WAIT_MS)  # the training began once the estimate ended
+    step.set()
+    qtbot.waitUntil(lambda: not runner.running and not models.busy, timeout=WAIT_MS)
+    assert seen["closed"] and seen["entries"] > 0 and ran == ["estimate"] and not looked
+    qtbot.waitUntil(lambda: not window.held_open, timeout=WAIT_MS)
