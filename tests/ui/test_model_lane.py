@@ -81,3 +81,30 @@ def test_a_timing_run_a_reading_and_a_hardware_look_asked_for_at_once_take_turns
     assert [what for _, what, *_ in jobs] == ["start", "end"] * (len(jobs) // 2)
     assert all(jobs[i][2] <= jobs[i + 1][2] for i in range(len(jobs) - 1))
     assert len({thread for *_, thread in jobs}) == 1 and jobs[0][3] != threading.get_ident()
+
+
+def test_training_asked_for_while_the_model_is_busy_says_it_waits_then_runs_or_is_dropped(qtbot, window):
+    from test_ui_pages import fake_training
+
+    from localtune.ui.tasks import run_in_thread
+
+    page, tasks, gate, began = window.train, window.tasks, threading.Event(), []
+    page._looked = True
+    page.set_source(lambda ctx, **kw: began.append(True) or fake_training(ctx, **kw))
+
+    def hold_the_model():
+        gate.wait(WAIT_MS / 1000)
+
+    run_in_thread(hold_the_model, models=window.lane.models, name="time estimate")
+    page.train_button.click()  # cancelled while it waits: it never starts
+    assert page.status.text() == "Waiting for the model to be free… Training starts then."
+    assert tasks.button.text() == "Training: waiting for the model to be free"
+    page.cancel_button.click()
+    assert not page.running and not began and page.train_button.isEnabled()
+    assert page.status.text() == "Not started: it was cancelled while it waited for the model."
+
+    with qtbot.waitSignal(page.trained, timeout=WAIT_MS):  # asked again, it runs once the model is free
+        page.train_button.click()
+        assert "Waiting for the model" in page.status.text()
+        gate.set()
+    assert began == [True] and page.progress.value() == page.progress.maximum() == 40

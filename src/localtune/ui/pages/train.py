@@ -526,8 +526,8 @@ class TrainPage(Page):
             if not calibrated:
                 self._planning("time estimate", lambda: _plan(report[0], paths, model, config, True),
                                lambda r: planned(r, True),
-                               lambda: self.plan.setText(result.describe() + "\n" + WAITING + " Then this "
-                                                         "computer's speed is measured."))
+                               lambda: self.plan.setText(result.describe() + "\nMeasuring this computer's speed "
+                                                         "once the model is free…"))
 
         report = []
 
@@ -602,7 +602,7 @@ class TrainPage(Page):
         self._drop_plans()  # an estimate not yet begun is moot now; one that runs finishes first
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
                                       name="training", parent=self)
-        self.runner.waiting.connect(lambda: self.status.setText(WAITING + " Training starts then."))
+        self.runner.waiting.connect(self._waiting_for_model)
         self.runner.yielded.connect(self.on_event)
         self.runner.returned.connect(self._done)
         self.runner.errored.connect(self._failed)
@@ -613,6 +613,11 @@ class TrainPage(Page):
         self._set_running(True)
         self.task.emit("Training: preparing…", 0, 0)
         self.runner.start()
+
+    def _waiting_for_model(self) -> None:
+        """An estimate (or a reading, an evaluation) holds the model: training starts when it ends."""
+        self.status.setText(WAITING + " Training starts then.")
+        self.task.emit("Training: waiting for the model to be free", 0, 0)
 
     def cancel(self) -> None:
         if self.runner is not None and self.runner.running:
