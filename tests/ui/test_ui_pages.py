@@ -45,7 +45,8 @@ def test_dataset_page_shows_readiness_and_jumps_to_an_entry(qtbot, window):
 def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, window):
     from localtune.journal.models import Perspective, Scenario
     from localtune.services.journal import redaction_names
-    from localtune.ui.pages.dataset import _preview
+    from localtune.ui import operations as ops
+    from localtune.ui.pages.dataset import PREVIEW_EXAMPLES
 
     mention = Scenario(situation="Siobhan OBrien moved my shift twice without asking.",
                        perspectives=[Perspective("employee", "problematic", "SIOBHÁN never asked.")])
@@ -66,7 +67,7 @@ def test_names_to_redact_are_saved_in_the_vault_and_used_by_the_preview(qtbot, w
     qtbot.waitUntil(lambda: "Saved 2 names" in page.names_result.text(), timeout=WAIT_MS)
     assert lane_call(qtbot, window.lane, lambda ctx: redaction_names(ctx.vault)) == [
         "Siobhán O’Brien", "Maria Lopez"]
-    shown = lane_call(qtbot, window.lane, lambda ctx: _preview(ctx, [sid]))  # what the page shows for the entry
+    shown = lane_call(qtbot, window.lane, lambda ctx: ops.preview(ctx, ids=[sid], limit=PREVIEW_EXAMPLES))  # what the page shows for the entry
     assert "[Person A] moved my shift twice" in shown and "[Person A] never asked." in shown
     assert "Siobh" not in shown and "SIOBH" not in shown
 

@@ -6,6 +6,8 @@ changes with what is shown, so no journal text reaches window lists, task bars o
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import operations as ops
 from . import theme
 from .dialogs.create import CreateVaultDialog
 from .dialogs.unlock import UnlockDialog
@@ -259,10 +262,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _create(self, passphrase: str) -> None:
-        from ..services.journal import create_vault
-
-        paths = self.paths
-        self.lane.submit(lambda ctx: ctx.attach(create_vault(paths, passphrase)), self._created,
+        self.lane.submit(partial(ops.create, passphrase=passphrase), self._created,
                          lambda exc: self.create_dialog.show_error(explain(exc).text))
 
     def _created(self, _result) -> None:
@@ -313,19 +313,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _unlock(self, passphrase: str) -> None:
-        from ..errors import WrongPassphraseError
-        from ..vault import Vault
-
-        paths = self.paths
-
-        def open_or_check(ctx) -> None:
-            if ctx.vault is None:
-                ctx.attach(Vault.open(paths, passphrase))
-            elif not ctx.vault.opens_with(passphrase):  # held open for a training run: check, do not reopen
-                raise WrongPassphraseError("Wrong passphrase. Nothing was changed; try again.")
-
         self._unlocking = True
-        self.lane.submit(open_or_check, self._unlock_ok, self._unlock_failed)
+        self.lane.submit(partial(ops.unlock, passphrase=passphrase), self._unlock_ok, self._unlock_failed)
 
     def _unlock_ok(self, _result) -> None:
         self._unlocking = False
@@ -341,19 +330,11 @@ class MainWindow(QMainWindow):
     def _restore_damaged(self, backup: str, passphrase: str) -> None:
         """Recovery from the unlock dialog: the live vault cannot open, so the backup replaces it (the damaged
         files are moved aside by the vault, never deleted) and the restored vault is opened at once."""
-        from ..vault import Vault
-
-        paths = self.paths
         # A vault whose key header still reads proves the user knows its passphrase before it is replaced; only
         # the unlock dialog asks for a restore, so it is there.
         current = self.unlock_dialog.passphrase.text() or None
-
-        def restore(ctx):
-            vault = Vault.restore(paths, backup, passphrase, current, replace_damaged=True)
-            ctx.attach(vault)
-            return vault.set_aside
-
-        self.lane.submit(restore, self._restored, self._unlock_failed)
+        self.lane.submit(partial(ops.replace_damaged, backup=backup, passphrase=passphrase, current=current),
+                         self._restored, self._unlock_failed)
 
     def _restored(self, set_aside) -> None:
         self._unlock_ok(None)
@@ -408,7 +389,7 @@ class MainWindow(QMainWindow):
             self.held_open = True
             self.train.runner.finished.connect(self._training_ended_while_locked)
         else:
-            self.lane.submit(lambda ctx: ctx.detach())
+            self.lane.submit(ops.close)
             self.lane.invalidate()
         for page in self.pages:
             if not (hold and page is self.train):
@@ -430,7 +411,7 @@ class MainWindow(QMainWindow):
         """The run that kept the vault open has ended: close it as a plain lock does."""
         self.held_open = False
         self.lane.invalidate()
-        self.lane.submit(lambda ctx: ctx.detach())
+        self.lane.submit(ops.close)
         self.lane.invalidate()
         self.train.on_locked()
         self.lock_screen.show_training(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import operations as ops
 from ..errors import explain
 from ..files import JOURNAL_FILES, PDF_FILES, ReplaceGuard, open_file, save_file
 
@@ -88,13 +90,11 @@ class ImportDialog(QDialog):
         self.import_good.setVisible(bool(parsed and parsed.problems and parsed.scenarios))
 
     def check(self) -> None:
-        from ...journal.io import read_file
-
         path = self.path.edit.text().strip()
         if not path:
             return
         self.summary.setText("Checking…")
-        self.lane.submit(lambda ctx: read_file(path), self._checked, self._failed)
+        self.lane.submit(partial(ops.read_journal_file, path=path), self._checked, self._failed)
 
     def _checked(self, parsed) -> None:
         self._parsed = parsed
@@ -122,14 +122,12 @@ class ImportDialog(QDialog):
         self._set_actions()
 
     def _import(self, *, skip_invalid: bool) -> None:
-        from ...services.journal import import_parsed
-
         parsed, source = self._parsed, Path(self.path.edit.text()).name
         if parsed is None:
             return
         self.import_all.setEnabled(False)
         self.import_good.setEnabled(False)
-        self.lane.submit(lambda ctx: import_parsed(ctx.journal, parsed, source, skip_invalid=skip_invalid),
+        self.lane.submit(partial(ops.import_entries, parsed=parsed, source=source, skip_invalid=skip_invalid),
                          self._done, self._failed)
 
     def _done(self, counts) -> None:
@@ -186,9 +184,7 @@ class ExportDialog(QDialog):
         self.write(path, overwrite=question == "overwrite")
 
     def write(self, path: str, *, overwrite: bool) -> None:
-        from ...journal.io import export_file
-
-        self.lane.submit(lambda ctx: export_file(path, ctx.journal.iter_all(), paths=ctx.paths, overwrite=overwrite),
+        self.lane.submit(partial(ops.export_entries, path=path, overwrite=overwrite),
                          self._done, self._failed)
 
     def _done(self, count) -> None:
@@ -230,18 +226,15 @@ class PdfExportDialog(ExportDialog):
         return path
 
     def write(self, path: str, *, overwrite: bool) -> None:
-        from ...services.journal import entries_to_print
-
         ids = self.ids
         self.result.setText("Preparing the PDF…")
-        self.lane.submit(lambda ctx: entries_to_print(ctx.journal, ids, path, overwrite=overwrite),
+        self.lane.submit(partial(ops.printable_entries, ids=ids, dest=path, overwrite=overwrite),
                          lambda scenarios: self._render(path, scenarios, overwrite), self._failed)
 
     def _render(self, path: str, scenarios, overwrite: bool) -> None:
         from datetime import date
 
         from ...journal.printable import printable_html
-        from ...services.journal import write_printable
         from ..printing import render_pdf
 
         if not scenarios:
@@ -251,7 +244,7 @@ class PdfExportDialog(ExportDialog):
             return
         pdf = render_pdf(printable_html(scenarios, made_on=date.today().isoformat()))
         del scenarios
-        self.lane.submit(lambda ctx: write_printable(ctx.paths, path, pdf, overwrite=overwrite),
+        self.lane.submit(partial(ops.write_pdf, dest=path, pdf=pdf, overwrite=overwrite),
                          lambda _where: self._saved(len(self.ids)), self._failed)
 
     def _saved(self, count: int) -> None:

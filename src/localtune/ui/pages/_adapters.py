@@ -4,6 +4,8 @@ a training server returned (asks its passphrase; decrypted off the vault's lane,
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import files
+from .. import operations as ops
 from ..errors import explain
 
 BUNDLE_FILES = "localtune bundles (*.ltb);;All files (*)"
@@ -79,13 +82,11 @@ class AdapterActions(QWidget):
         return dialog
 
     def rename(self, old: str, new: str) -> None:
-        from ...services.adapters import AdapterStore
-
         def done(kept) -> None:
             self.message.emit(f"Renamed {old} to {kept}.")
             self.changed.emit()
 
-        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).rename(old, new), done, self._failed)
+        self.lane.submit(partial(ops.rename_adapter, old=old, new=new), done, self._failed)
 
     def ask_delete(self) -> QMessageBox | None:
         name = self.selected()
@@ -102,13 +103,11 @@ class AdapterActions(QWidget):
         return box
 
     def delete(self, name: str) -> None:
-        from ...services.adapters import AdapterStore
-
         def done(_result) -> None:
             self.message.emit(f"Deleted {name}.")
             self.changed.emit()
 
-        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).delete(name), done, self._failed)
+        self.lane.submit(partial(ops.delete_adapter, name=name), done, self._failed)
 
     def ask_export(self) -> QMessageBox | None:
         name = self.selected()
@@ -128,9 +127,7 @@ class AdapterActions(QWidget):
             self.export(name, folder)
 
     def export(self, name: str, folder: str) -> None:
-        from ...services.adapters import AdapterStore
-
-        self.lane.submit(lambda ctx: AdapterStore(ctx.vault).export(name, folder),
+        self.lane.submit(partial(ops.export_adapter, name=name, folder=folder),
                          lambda where: self.message.emit(f"Exported {name} to {where} (unencrypted)."), self._failed)
 
     def ask_import(self) -> QInputDialog | None:
@@ -150,7 +147,7 @@ class AdapterActions(QWidget):
 
     def import_bundle(self, path: str, passphrase: str) -> None:
         """Decrypt on a worker thread (Argon2id takes a moment), then seal in the vault on its lane."""
-        from ...bundle.importing import open_adapter, seal_imported
+        from ...bundle.importing import open_adapter
         from ..tasks import run_in_thread
 
         def done(result) -> None:
@@ -161,7 +158,7 @@ class AdapterActions(QWidget):
 
         def opened(result) -> None:
             adapter, doc = result
-            self.lane.submit(lambda ctx: seal_imported(ctx.vault, adapter, doc), done, self._failed)
+            self.lane.submit(partial(ops.seal_adapter, adapter=adapter, doc=doc), done, self._failed)
 
         # A thread of its own, not the model lane: decrypting a file touches no model, and need not wait for one.
         run_in_thread(lambda: open_adapter(path, passphrase), opened, self._failed, parent=self)

@@ -3,6 +3,8 @@ readiness report (dataset/checks.py); this page only draws it."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .. import operations as ops
 from ..errors import explain
 from ..widgets.balance_chart import BalanceChart
 from ..widgets.meter import Meter
@@ -39,39 +42,6 @@ AGREEMENT_TIP = (
     "expected between different viewpoints."
 )
 PREVIEW_EXAMPLES = 2
-
-
-def _check(ctx):
-    from ...services import training
-
-    return training.check(ctx.journal)
-
-
-def _preview(ctx, scenario_ids):
-    from ...dataset.examples import preview
-    from ...services.journal import redactor_of
-
-    scenarios = ctx.journal.get_many(list(scenario_ids)) if scenario_ids else list(_first(ctx, 1))
-    return preview(scenarios, redactor_of(ctx.vault), limit=PREVIEW_EXAMPLES)
-
-
-def _names(ctx):
-    from ...services.journal import redaction_names
-
-    return redaction_names(ctx.vault)
-
-
-def _save_names(ctx, names):
-    from ...services.journal import set_redaction_names
-
-    return set_redaction_names(ctx.vault, names)
-
-
-def _first(ctx, n):
-    for i, s in enumerate(ctx.journal.iter_all()):
-        if i >= n:
-            return
-        yield s
 
 
 class DatasetPage(Page):
@@ -183,7 +153,7 @@ class DatasetPage(Page):
 
     def on_unlocked(self) -> None:
         self.stale = True
-        self.lane.submit(_names, self._show_names)
+        self.lane.submit(ops.names, self._show_names)
 
     def on_shown(self) -> None:
         if self.stale:
@@ -212,8 +182,8 @@ class DatasetPage(Page):
     def refresh(self) -> None:
         self.stale = False
         self.headline.setText("Checking the journal…")
-        self.lane.submit(_check, self.show_report, self._failed)
-        self.lane.submit(lambda ctx: _preview(ctx, []), self.preview.setPlainText)
+        self.lane.submit(ops.readiness, self.show_report, self._failed)
+        self.lane.submit(partial(ops.preview, ids=[], limit=PREVIEW_EXAMPLES), self.preview.setPlainText)
 
     def _failed(self, exc) -> None:
         self.headline.setText(explain(exc).text)
@@ -245,7 +215,7 @@ class DatasetPage(Page):
             self.names_result.setText(f"<b>{e.title}.</b> {e.text}")
             self._names_edited()
 
-        self.lane.submit(lambda ctx: _save_names(ctx, names), done, failed)
+        self.lane.submit(partial(ops.save_names, names=names), done, failed)
 
     # -- drawing the report --------------------------------------------------------------------------------
 
@@ -298,7 +268,7 @@ class DatasetPage(Page):
         ids = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         self.open_entry.setEnabled(bool(ids))
         if ids:
-            self.lane.submit(lambda ctx: _preview(ctx, ids[:2]), self.preview.setPlainText)
+            self.lane.submit(partial(ops.preview, ids=ids[:2], limit=PREVIEW_EXAMPLES), self.preview.setPlainText)
 
     def _activated(self, item) -> None:
         ids = item.data(Qt.ItemDataRole.UserRole) if item is not None else None

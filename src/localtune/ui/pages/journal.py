@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ...journal.models import ASSESSMENTS, USES, Scenario
 from ...journal.repository import Filters
+from .. import operations as ops
 from ..dialogs.import_export import ExportDialog, ImportDialog, PdfExportDialog
 from ..errors import explain, show_error
 from ..models.journal_table import JournalTableModel
@@ -173,9 +175,7 @@ class JournalPage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
-        from ...services.journal import kept_drafts
-
-        self.lane.submit(lambda ctx: kept_drafts(ctx.journal), self._drafts_loaded)
+        self.lane.submit(ops.drafts, self._drafts_loaded)
         self.reload()
         self.refresh_filters()
 
@@ -218,20 +218,15 @@ class JournalPage(Page):
                        viewpoint=self.viewpoint.currentData(), use=self.use.currentData())
 
     def _fetch(self, ids, done) -> None:
-        self.lane.submit(lambda ctx: ctx.journal.get_many(ids), done)
+        self.lane.submit(partial(ops.entries, ids=ids), done)
 
     def reload(self) -> None:
         query, filters = self.search.text(), self.filters()
         self._query_seq += 1
         seq = self._query_seq
         unfiltered = not query.strip() and filters == Filters()
-
-        def job(ctx):
-            ids = ctx.journal.ids(query, filters)
-            snippets = ctx.journal.snippets(query, ids[:SNIPPETS]) if query.strip() else {}
-            return ids, (len(ids) if unfiltered else ctx.journal.count()), snippets
-
-        self.lane.submit(job, lambda result: self._show_ids(seq, unfiltered, *result))
+        self.lane.submit(partial(ops.search, query=query, filters=filters, snippets=SNIPPETS),
+                         lambda result: self._show_ids(seq, unfiltered, *result))
 
     def _show_ids(self, seq: int, unfiltered: bool, ids: list[int], total: int, snippets=None) -> None:
         if seq != self._query_seq:
@@ -258,10 +253,7 @@ class JournalPage(Page):
         self._update_buttons()
 
     def refresh_filters(self) -> None:
-        def job(ctx):
-            return ctx.journal.distinct("industry"), ctx.journal.distinct("viewpoint")
-
-        self.lane.submit(job, self._set_filter_values)
+        self.lane.submit(ops.filter_values, self._set_filter_values)
 
     def _set_filter_values(self, values) -> None:
         for box, items in zip((self.industry, self.viewpoint), values, strict=True):
@@ -320,7 +312,7 @@ class JournalPage(Page):
         if cached is not None:
             self._load_entry(copy.deepcopy(cached), scenario_id)
         else:
-            self.lane.submit(lambda ctx: ctx.journal.get(scenario_id), self._load_if_current)
+            self.lane.submit(partial(ops.entry, scenario_id=scenario_id), self._load_if_current)
         self._update_buttons()
 
     def _load_if_current(self, scenario: Scenario) -> None:
@@ -420,10 +412,8 @@ class JournalPage(Page):
         """Write the drafts into the vault (only after the stored ones were read, or they would be lost)."""
         if not self._drafts_known:
             return
-        from ...services.journal import keep_drafts
-
         drafts = copy.deepcopy(self.drafts)
-        self.lane.submit(lambda ctx: keep_drafts(ctx.journal, drafts) if ctx.journal is not None else None)
+        self.lane.submit(partial(ops.save_drafts, drafts=drafts))
 
     def park(self) -> None:
         """Before locking or quitting: save what can be saved, keep the rest as drafts inside the vault."""
@@ -489,16 +479,9 @@ class JournalPage(Page):
         self.drafts.pop(key, None)  # the save carries this edit; a failed save keeps it as a draft again
         self._update_drafts_button()
 
-        def job(ctx):
-            if scenario.id is None:
-                ctx.journal.add(scenario)
-            else:
-                ctx.journal.update(scenario)
-            return scenario
-
         loaded = self.editor.loaded
         kept = copy.deepcopy(scenario)
-        self.lane.submit(job, lambda saved: self._saved(saved, loaded, key),
+        self.lane.submit(partial(ops.save_entry, scenario=scenario), lambda saved: self._saved(saved, loaded, key),
                          lambda exc: self._save_failed(exc, key, kept))
 
     def _saved(self, scenario: Scenario, loaded: int, key: int | None = None) -> None:
@@ -554,7 +537,7 @@ class JournalPage(Page):
         self._key = None
         self._update_drafts_button()
         self.editor.load(None)
-        self.lane.submit(lambda ctx: ctx.journal.delete_many(ids), lambda gone: self._deleted(gone, after))
+        self.lane.submit(partial(ops.delete_entries, ids=ids), lambda gone: self._deleted(gone, after))
 
     def _deleted(self, scenarios: list[Scenario], row: int) -> None:
         self.undo_stack.append(scenarios)
@@ -574,7 +557,7 @@ class JournalPage(Page):
             return
         scenarios = self.undo_stack.pop()
         self._update_buttons()
-        self.lane.submit(lambda ctx: [ctx.journal.add(s) for s in scenarios], self._restored,
+        self.lane.submit(partial(ops.add_entries, scenarios=scenarios), self._restored,
                          lambda exc: self._restore_failed(scenarios, exc))
 
     def _restore_failed(self, scenarios: list[Scenario], exc) -> None:
@@ -633,10 +616,8 @@ class JournalPage(Page):
         return dialog
 
     def load_demo(self) -> None:
-        from ...services.journal import load_demo_journal
-
         self.demo_button.setEnabled(False)
-        self.lane.submit(lambda ctx: load_demo_journal(ctx.journal), self._demo_loaded, self._demo_failed)
+        self.lane.submit(ops.load_demo, self._demo_loaded, self._demo_failed)
 
     def _demo_loaded(self, count: int) -> None:
         self.demo_button.setEnabled(True)

@@ -5,6 +5,8 @@ Settings that could say anything about the journal live in the vault (Vault.set_
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services.journal import check_current_passphrase, check_new_passphrase
+from .. import operations as ops
 from ..dialogs.create import NewPassphraseFields
 from ..dialogs.import_export import _PathRow
 from ..errors import explain
@@ -44,18 +46,6 @@ def _password() -> QLineEdit:
     edit = QLineEdit()
     edit.setEchoMode(QLineEdit.EchoMode.Password)
     return edit
-
-
-def _restore(ctx, src: str, backup_passphrase: str, current: str) -> None:
-    from ...vault import Vault
-
-    check_current_passphrase(ctx.vault, current)
-    ctx.detach()
-    try:
-        ctx.attach(Vault.restore(ctx.paths, src, backup_passphrase, current))
-    except BaseException:
-        ctx.attach(Vault.open(ctx.paths, current))  # the live vault was not touched: open it again
-        raise
 
 
 class SettingsPage(Page):
@@ -207,13 +197,9 @@ class SettingsPage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
-        from ...services import reading
-
-        def job(ctx):
-            return (ctx.vault.get_setting(AUTOLOCK_KEY, DEFAULT_MINUTES), ctx.vault.get_setting(THEME_KEY, "system"))
-
-        self.lane.submit(job, self._loaded)
-        self.lane.submit(lambda ctx: reading.decoding_settings(ctx.vault), self._decoding_loaded)
+        self.lane.submit(partial(ops.settings, keys={AUTOLOCK_KEY: DEFAULT_MINUTES, THEME_KEY: "system"}),
+                         self._loaded)
+        self.lane.submit(ops.decoding, self._decoding_loaded)
 
     def _decoding_loaded(self, stored: dict, save: bool = False) -> None:
         from ...services import reading
@@ -227,17 +213,15 @@ class SettingsPage(Page):
             self._decoding_edited()
 
     def _decoding_edited(self, *_args) -> None:
-        from ...services import reading
-
         if self._loading:
             return
         values = {key: box.value() for key, box in self.decoding.items()}
-        self.lane.submit(lambda ctx: reading.set_decoding_settings(ctx.vault, values),
+        self.lane.submit(partial(ops.set_decoding, values=values),
                          lambda _kept: self.decoding_result.clear(),
                          lambda exc: self._report(self.decoding_result, exc))
 
-    def _loaded(self, values) -> None:
-        minutes, theme = values
+    def _loaded(self, values: dict) -> None:
+        minutes, theme = values[AUTOLOCK_KEY], values[THEME_KEY]
         self._loading = True
         self.autolock.setValue(int(minutes))
         self.theme.setCurrentIndex(max(0, self.theme.findData(theme)))
@@ -262,27 +246,22 @@ class SettingsPage(Page):
     def _autolock_edited(self, minutes: int) -> None:
         if self._loading:
             return
-        self.lane.submit(lambda ctx: ctx.vault.set_setting(AUTOLOCK_KEY, minutes))
+        self.lane.submit(partial(ops.set_setting, key=AUTOLOCK_KEY, value=minutes))
         self.autolock_changed.emit(minutes)
 
     def _theme_edited(self, _index: int) -> None:
         if self._loading:
             return
         theme = self.theme.currentData()
-        self.lane.submit(lambda ctx: ctx.vault.set_setting(THEME_KEY, theme))
+        self.lane.submit(partial(ops.set_setting, key=THEME_KEY, value=theme))
         self.theme_changed.emit(theme)
 
     def change_passphrase(self) -> None:
         current, new = self.current.text(), self.new.passphrase
-
-        def job(ctx):
-            check_current_passphrase(ctx.vault, current)
-            check_new_passphrase(new)
-            ctx.vault.change_passphrase(new)
-
         self.change_button.setEnabled(False)
         self.passphrase_result.setText("Re-encrypting the journal under the new passphrase…")
-        self.lane.submit(job, self._changed, lambda exc: self._report(self.passphrase_result, exc))
+        self.lane.submit(partial(ops.change_passphrase, current=current, new=new), self._changed,
+                         lambda exc: self._report(self.passphrase_result, exc))
 
     def _changed(self, _result) -> None:
         self.current.clear()
@@ -303,7 +282,7 @@ class SettingsPage(Page):
             self.backup_pass.clear()
             self.backup_result.setText("Encrypted backup written. Keep its passphrase safe: it is needed to restore.")
 
-        self.lane.submit(lambda ctx: ctx.vault.backup(dest, passphrase, overwrite=overwrite), done,
+        self.lane.submit(partial(ops.backup, dest=dest, passphrase=passphrase, overwrite=overwrite), done,
                          lambda exc: self._report(self.backup_result, exc))
 
     def confirm_restore(self) -> QMessageBox | None:
@@ -331,9 +310,9 @@ class SettingsPage(Page):
 
         def failed(exc) -> None:
             self._report(self.backup_result, exc)
-            self.lane.submit(lambda ctx: ctx.unlocked, lambda ok: None if ok else self.lock_requested.emit())
+            self.lane.submit(ops.is_unlocked, lambda ok: None if ok else self.lock_requested.emit())
 
-        self.lane.submit(lambda ctx: _restore(ctx, src, bp, cur), done, failed)
+        self.lane.submit(partial(ops.restore, src=src, backup_passphrase=bp, current=cur), done, failed)
 
     def _report(self, label: QLabel, exc) -> None:
         e = explain(exc)
