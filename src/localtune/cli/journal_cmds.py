@@ -14,7 +14,7 @@ from ..errors import DamagedVaultError, InvalidInputError
 from ..journal.io import export_file, scenario_from_dict, scenario_to_dict
 from ..journal.models import ASSESSMENTS, USES, Perspective, Scenario
 from ..journal.repository import Filters
-from ..services.journal import check_new_passphrase, create_vault, import_file, load_demo_journal
+from ..services.journal import backup, change_passphrase, create_vault, import_file, load_demo_journal
 from ..vault import Vault
 from . import editor as editors
 from .common import ask_new_secret, ask_secret, confirm, journal_of, note, paths_of, print_json, unlocked
@@ -127,17 +127,13 @@ def cmd_init(args) -> None:
 
 def cmd_passwd(args) -> None:
     with unlocked(args) as vault:
-        new = ask_new_secret()
-        check_new_passphrase(new)
-        vault.change_passphrase(new)
+        change_passphrase(vault, ask_new_secret())
     print("Passphrase changed.")
 
 
 def cmd_backup(args) -> None:
     with unlocked(args) as vault:
-        passphrase = ask_new_secret("backup passphrase")
-        check_new_passphrase(passphrase)
-        dest = vault.backup(args.file, passphrase, overwrite=args.overwrite)
+        dest = backup(vault, args.file, ask_new_secret("backup passphrase"), overwrite=args.overwrite)
     print(f"Encrypted backup written to {dest}.")
 
 

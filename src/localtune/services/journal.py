@@ -37,6 +37,20 @@ def check_current_passphrase(vault: Vault, passphrase: str) -> None:
         raise WrongPassphraseError("Wrong passphrase. Nothing was changed; try again.")
 
 
+def change_passphrase(vault: Vault, new: str, *, current: str | None = None) -> None:
+    """Re-encrypt the vault under `new` (after checking `current` when the front end asked for it again)."""
+    if current is not None:
+        check_current_passphrase(vault, current)
+    check_new_passphrase(new)
+    vault.change_passphrase(new)
+
+
+def backup(vault: Vault, dest: str, passphrase: str, *, overwrite: bool = False):
+    """An encrypted backup under its own passphrase; returns the path written."""
+    check_new_passphrase(passphrase)
+    return vault.backup(dest, passphrase, overwrite=overwrite)
+
+
 def create_vault(paths: Paths, passphrase: str) -> Vault:
     check_new_passphrase(passphrase)
     return Vault.create(paths, passphrase)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from ..journal.models import Scenario
 from ..journal.repository import Filters
 from ..services import evaluation, reading, training
+from ..services import journal as journal_service
 from ..services.adapters import AdapterStore
 from ..services.journal import (
     check_current_passphrase,
-    check_new_passphrase,
     create_vault,
     entries_to_print,
     import_parsed,
@@ -73,14 +73,11 @@ def set_setting(ctx: LaneContext, *, key: str, value) -> None:
 
 
 def change_passphrase(ctx: LaneContext, *, current: str, new: str) -> None:
-    check_current_passphrase(ctx.vault, current)
-    check_new_passphrase(new)
-    ctx.vault.change_passphrase(new)
+    journal_service.change_passphrase(ctx.vault, new, current=current)
 
 
 def backup(ctx: LaneContext, *, dest: str, passphrase: str, overwrite: bool):
-    check_new_passphrase(passphrase)
-    return ctx.vault.backup(dest, passphrase, overwrite=overwrite)
+    return journal_service.backup(ctx.vault, dest, passphrase, overwrite=overwrite)
 
 
 def restore(ctx: LaneContext, *, src: str, backup_passphrase: str, current: str) -> None:
