@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import make_examples
-from server_runs import LOSS_TOLERANCE, PASS
+from server_runs import LOSS_TOLERANCE, PASS, serve
 
 from localtune.bundle.importing import open_adapter
 from localtune.engine.hardware import Hardware
 from localtune.errors import TrainingError
 
 GIB = 1024**3
+TINY_GIB = 0.05  # less than any plan's allowance for the libraries alone: the tiny model never fits in it
 
 
 def _curve(events, key):
@@ -34,8 +35,8 @@ def test_two_fsdp_processes_give_the_one_process_curve_and_adapter(runs, run):
     plan = next(e for e in events if e["event"] == "plan")
     assert plan["strategy"] == "fsdp" and plan["processes"] == 2 and plan["quantization"] == "none"
     assert plan["completion_only_head"]
-    if run == "fsdp_auto":  # auto chose it: the injected 0.3 GiB is less than the plan needs
-        assert "more than one device's 0.3 GiB" in plan["strategy_reason"] and plan["grad_checkpointing"]
+    if run == "fsdp_auto":  # auto chose it: the injected memory is less than the plan needs
+        assert "more than one device's 0.05 GiB" in plan["strategy_reason"] and plan["grad_checkpointing"]
     else:  # accelerate launch --use_fsdp
         assert plan["strategy_reason"] == "asked for FSDP" and not plan["grad_checkpointing"]
     assert events[-1]["event"] == "sealed"
@@ -88,25 +89,31 @@ def items(tiny_model):
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_auto_picks_ddp_when_the_model_fits_one_device_and_fsdp_when_it_does_not(tiny_model, items, device):
     from localtune.engine.train.config import TrainConfig
+    from localtune.engine.train.planning import _plan
     from localtune.remote.fsdp import choose
 
     config = TrainConfig(quantization="none")
     strategy, plan_, why = choose("auto", _hardware(16, device), tiny_model, items, config, world=2)
     assert strategy == "ddp" and "fit one device" in why and plan_.memory_needed <= plan_.memory_free
-    strategy, plan_, why = choose("auto", _hardware(0.3, device), tiny_model, items, config, world=8)
+    strategy, plan_, why = choose("auto", _hardware(TINY_GIB, device), tiny_model, items, config, world=8)
     assert strategy == "fsdp" and "sharded across 8 processes" in why
     assert plan_.quantization == "none" and not plan_.merged_lora and plan_.device == device
-    assert plan_.memory_free == int(0.3 * GIB) and any(r.startswith("FSDP:") for r in plan_.reasons)
+    assert plan_.memory_free == int(TINY_GIB * GIB) and any(r.startswith("FSDP:") for r in plan_.reasons)
     # One process has nothing to shard; a model that does not fit is left to the plan (4-bit, checkpointing).
-    assert choose("auto", _hardware(0.3, device), tiny_model, items, config, world=1)[0] == "ddp"
-
-    # quantization "auto" lets the plan fit the model in 4 bits first (0.8 GiB: the tiny model's runtime allowance
-    # of 0.6 GiB leaves too little for a comfortable full-precision base): still data-parallel, QLoRA
-    strategy, plan_, _ = choose("auto", _hardware(0.8), tiny_model, items, TrainConfig(), world=2)
-    assert (strategy, plan_.quantization) == ("ddp", "nf4")
-    # where not even that fits, FSDP, and it shards the unquantized base
-    strategy, plan_, _ = choose("auto", _hardware(0.3), tiny_model, items, TrainConfig(), world=2)
-    assert (strategy, plan_.quantization) == ("fsdp", "none")
+    assert choose("auto", _hardware(TINY_GIB, device), tiny_model, items, config, world=1)[0] == "ddp"
+    # With quantization "auto" the one-device plan may fit the model in 4 bits first: whatever it chooses, auto
+    # is data-parallel exactly when that plan fits, and FSDP shards the unquantized base otherwise.
+    seen = set()
+    for gib in (TINY_GIB, 0.3, 0.5, 0.8, 1.0, 2.0, 16.0):
+        hardware = _hardware(gib, device)
+        whole = _plan(hardware, tiny_model, items, TrainConfig())
+        strategy, plan_, _ = choose("auto", hardware, tiny_model, items, TrainConfig(), world=2)
+        if whole.memory_needed <= whole.memory_free:
+            assert (strategy, plan_) == ("ddp", whole)
+        else:
+            assert (strategy, plan_.quantization) == ("fsdp", "none")
+        seen.add(strategy)
+    assert seen == {"ddp", "fsdp"}
 
 
 def test_the_strategy_asked_for_comes_from_the_flag_else_from_accelerates_fsdp_switch():
@@ -126,6 +133,14 @@ def test_fsdp_asked_where_it_cannot_work_says_why(tiny_model, items):
     with pytest.raises(TrainingError, match="launch two or more"):
         choose("fsdp", _hardware(16), tiny_model, items, TrainConfig(), world=1)
     with pytest.raises(TrainingError, match="not fit one device even in 4 bits"):
-        choose("auto", _hardware(0.3), tiny_model, items, TrainConfig(quantization="nf4"), world=2)
+        choose("auto", _hardware(TINY_GIB), tiny_model, items, TrainConfig(quantization="nf4"), world=2)
     # Asked for explicitly, ddp is kept even where the plan says it does not fit (the plan then checkpoints).
-    assert choose("ddp", _hardware(0.3), tiny_model, items, TrainConfig(), world=2)[0] == "ddp"
+    assert choose("ddp", _hardware(TINY_GIB), tiny_model, items, TrainConfig(), world=2)[0] == "ddp"
+
+
+@pytest.mark.slow
+def test_the_server_asked_for_fsdp_on_a_4_bit_base_stops_every_process_with_one_line(runs, tiny_model, tmp_path):
+    r, events, out, _ = serve(tmp_path, runs["bundle"], tiny_model, procs=2, name="nf4",
+                              extra=("--strategy", "fsdp", "--quantization", "nf4"))
+    assert r.returncode != 0 and not out.exists()
+    assert [e["event"] for e in events] == ["status", "error"] and "cannot shard a 4-bit one" in events[-1]["message"]

@@ -115,7 +115,8 @@ def _train(bundle, args, emit, rank: int, world: int, use_cuda: bool):
          completion_only_head=plan_.completion_only_head)
 
     torch.manual_seed(config.seed)
-    model = _build(model_dir, plan_, config)
+    # FSDP: each process loads the base into its RAM, and sharding moves only its share of the blocks to its GPU.
+    model = _build(model_dir, plan_, config, load_device="cpu" if sharded else None)
     head = plan_.completion_only_head and _supports_head_trick(model)
     units = fsdp.shard(model, plan_) if sharded else []
     optimizer = _optimizer(model, plan_, config)  # after sharding: it steps each process' shards

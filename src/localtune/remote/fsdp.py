@@ -58,16 +58,16 @@ def choose(requested: str, hardware, model_dir, items, config, world: int):
             return "ddp", whole, "asked for data-parallel" if requested == "ddp" else "one process: nothing to shard"
         if whole.memory_needed <= whole.memory_free:
             gib = 1024**3
-            return "ddp", whole, (f"the model and its training state fit one device (~{whole.memory_needed / gib:.1f} "
-                                  f"of {whole.memory_free / gib:.1f} GiB): data-parallel")
+            return "ddp", whole, (f"the model and its training state fit one device (~{whole.memory_needed / gib:.2f} "
+                                  f"of {whole.memory_free / gib:.2f} GiB): data-parallel")
         if config.quantization == "nf4":
             raise TrainingError("The model does not fit one device even in 4 bits. " + NF4_REFUSED)
     sharded = plan_sharded(hardware, model_dir, items, config, world)
     if whole is None:
         return "fsdp", sharded, "asked for FSDP"
     gib = 1024**3
-    return "fsdp", sharded, (f"the model and its training state need ~{whole.memory_needed / gib:.1f} GiB, more than "
-                             f"one device's {whole.memory_free / gib:.1f} GiB: sharded across {world} processes")
+    return "fsdp", sharded, (f"the model and its training state need ~{whole.memory_needed / gib:.2f} GiB, more than "
+                             f"one device's {whole.memory_free / gib:.2f} GiB: sharded across {world} processes")
 
 
 def plan_sharded(hardware, model_dir, items, config, world: int):
@@ -94,6 +94,8 @@ def shard(model, plan_) -> list:
     """Shard `model` (a PeftModel) in place: each transformer block an FSDP unit, the decoder the root unit; the
     gradients are summed, not averaged. Returns the FSDP modules."""
     import torch
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     decoder = model.get_base_model().get_decoder()
@@ -108,11 +110,18 @@ def shard(model, plan_) -> list:
     # The blocks' frozen weights and their LoRA weights may differ in dtype (bf16 base, fp32 adapter on a GPU): FSDP
     # gathers each as stored and reduces the adapter's gradients in fp32.
     mp = MixedPrecisionPolicy(reduce_dtype=torch.float32)
+    # The plan's device, not torch's default accelerator: a --cpu run on a GPU machine shards over gloo on the CPU.
+    mesh = init_device_mesh(plan_.device, (dist.get_world_size(),))
+    # What stays whole (embeddings, final norm, head, rotary tables) goes to the device now, the blocks left out;
+    # fully_shard moves each block's shard there.
+    decoder.layers = type(blocks)()
+    model.to(plan_.device)
+    decoder.layers = blocks
     units = []
     for block in blocks:
-        units.append(fully_shard(block, mp_policy=mp))
+        units.append(fully_shard(block, mesh=mesh, mp_policy=mp))
     own = {p for n, p in decoder.named_parameters() if not n.startswith("layers.")}
-    units.append(fully_shard(decoder, mp_policy=mp, ignored_params=own))
+    units.append(fully_shard(decoder, mesh=mesh, mp_policy=mp, ignored_params=own))
     for unit in units:
         unit.set_gradient_divide_factor(1.0)  # sum: each process' loss is already its share of the batch mean
         unit.set_force_sum_reduction_for_comms(True)  # a plain SUM (gloo has no pre-multiplied sum)

@@ -36,14 +36,16 @@ def base_dtype(plan_: Plan):
     return torch.bfloat16 if plan_.bf16 and plan_.device == "cuda" else torch.float32
 
 
-def _build(model_dir, plan_: Plan, config: TrainConfig):
-    """Base model (4-bit or not) + fresh LoRA adapter; LoRA init is seeded."""
+def _build(model_dir, plan_: Plan, config: TrainConfig, *, load_device: str | None = None):
+    """Base model (4-bit or not) + fresh LoRA adapter; LoRA init is seeded. `load_device`: where the base is
+    loaded when not the plan's device (remote/fsdp.py loads on the CPU and moves each process' shard to its GPU)."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from ..adapters import load_base
 
-    base = load_base(model_dir, quantize=plan_.quantization, device=plan_.device, dtype=base_dtype(plan_))
+    base = load_base(model_dir, quantize=plan_.quantization, device=load_device or plan_.device,
+                     dtype=base_dtype(plan_))
     base.config.use_cache = False  # training takes no generation cache
     if plan_.grad_checkpointing:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
