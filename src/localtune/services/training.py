@@ -72,7 +72,7 @@ def registry(paths: Paths):
     from ..engine.models import Registry
 
     _keep_caches_in(paths)
-    load_libraries()  # every model use starts here; see load_libraries for the race it prevents
+    load_libraries()  # every model use starts here (on the app's one model lane; see load_libraries)
     return Registry(paths.models, paths.config)
 
 
