@@ -70,9 +70,74 @@ def _model_shape(model_dir: Path) -> dict:
     c = json.loads((Path(model_dir) / "config.json").read_text())
     from ..models import estimate_params
 
-    return {"hidden": c["hidden_size"], "inter": c.get("intermediate_size", 4 * c["hidden_size"]),
-            "layers": c["num_hidden_layers"], "vocab": c["vocab_size"], "params": estimate_params(model_dir),
-            "saved_bf16": (c.get("dtype") or c.get("torch_dtype")) == "bfloat16"}
+    h, layers = c["hidden_size"], c["num_hidden_layers"]
+    heads = c.get("num_attention_heads", 1)
+    kv, head_dim = c.get("num_key_value_heads", heads), c.get("head_dim") or h // heads
+    inter = c.get("intermediate_size", 4 * h)
+    dtype = c.get("dtype") or c.get("torch_dtype")
+    params = estimate_params(model_dir)
+    embeddings = c["vocab_size"] * h * (1 if c.get("tie_word_embeddings") else 2)
+    return {"hidden": h, "inter": inter, "layers": layers, "vocab": c["vocab_size"], "params": params,
+            "saved_bf16": dtype == "bfloat16",
+            "embeddings": embeddings,  # the input embedding and an untied output head: never 4-bit
+            "linear": max(params - embeddings, 0),  # the decoder's weights, which NF4 quantizes
+            # LoRA parameters of a rank-1 adapter on every linear layer (q, k, v, o, gate, up, down)
+            "lora_rank1": layers * (2 * (h + heads * head_dim) + 2 * (h + kv * head_dim) + 3 * (h + inter))}
+
+
+MiB, GiB = 1024**2, 1024**3
+# Libraries a run imports after the plan is made (transformers, peft, bitsandbytes: ~170 MiB measured on this
+# CPU), the tokenizer (~50 MiB) and the interpreter's own growth. The plan compares with memory free at plan time,
+# torch already imported.
+RUNTIME = 300 * MiB
+# On a CPU the C allocator keeps the freed tensors of one pass and the next pass's do not fit its holes exactly:
+# after two or three passes of the longest examples the process holds ~1.2-1.4x what one pass holds live
+# (benchmarks/plan_memory.py). CUDA's caching allocator reuses its blocks and max_memory_allocated counts live
+# tensors only, so 1 there; an Apple GPU's allocator is not measured: 1 too.
+RETAINED = 1.25
+NF4_BYTES = 0.52  # 4 bits a weight + its 8-bit block scale per 64 (double quant)
+
+
+def memory_terms(hardware: Hardware, shape: dict, *, quantization: str, merged: bool, checkpointing: bool,
+                 micro_tokens: int, completion_tokens: int, lora_r: int, bf16: bool = False) -> dict[str, int]:
+    """What one training run holds at its peak, in bytes, term by term (`sum(...)` is `Plan.memory_needed`).
+
+    Measured against real steps by benchmarks/plan_memory.py on a CPU (peak RSS above the process at plan time);
+    the CUDA terms follow the same arithmetic but are not calibrated (max_memory_allocated, no GPU measured).
+    """
+    device = hardware.device
+    # The frozen base as training holds it: 16-bit on an Apple GPU and on a GPU with bf16, else fp32 (a CPU
+    # computes in fp32 or bf16 autocast on fp32 weights): see model.base_dtype.
+    compute = 2 if device == "mps" or (device == "cuda" and hardware.bf16) else 4
+    if quantization == "nf4":
+        # bitsandbytes quantizes the decoder's linear layers; the embedding (and an untied head) stay as they are.
+        weights = int(shape["linear"] * NF4_BYTES) + shape["embeddings"] * compute
+    else:
+        weights = shape["params"] * compute
+    # Folding the adapters into working copies of the decoder's weights (merged_lora.py): one more copy of
+    # them, in the checkpoint's own precision for the original.
+    folded = (shape["params"] - shape["vocab"] * shape["hidden"]) * (2 if shape["saved_bf16"] else 4) if merged else 0
+    # LoRA weights, their gradients and AdamW's two moments, all fp32 (counted on every linear layer: fewer
+    # target modules make this a small overestimate).
+    adapter = shape["lora_rank1"] * lora_r * 16
+    # Activations kept for the backward pass, per token: per layer ~14 hidden-size and 6 intermediate-size
+    # vectors (norms, attention, the gated MLP); counted at fp32 on a CPU, whose bf16 autocast keeps norms and
+    # softmax in fp32 and may lose the bf16-or-fp32 trial. With checkpointing, each layer's input (and its
+    # gradient's buffer) stays, and one layer at a time is recomputed in the backward pass with its gradients
+    # (measured: about three layers' worth).
+    act_bytes = 2 if bf16 and device != "cpu" or device == "mps" else 4
+    layer = (14 * shape["hidden"] + 6 * shape["inter"]) * act_bytes
+    per_token = shape["layers"] * 4 * shape["hidden"] * act_bytes + 3 * layer if checkpointing \
+        else shape["layers"] * layer
+    activations = int(per_token * micro_tokens * (RETAINED if device == "cpu" else 1))
+    # The vocabulary projection of one pass's completion tokens only (the completion-only head): logits, their
+    # fp32 copy for the loss, the log-softmax and the gradient.
+    head = shape["vocab"] * 4 * 4 * completion_tokens
+    # Not counted: loading maps the checkpoint file and reads all of it while converting (and quantizing), so the
+    # process's RSS briefly holds the whole file too (1.7B in bf16: +3.2 GiB). Those are clean page-cache pages
+    # the kernel drops under pressure, and the free memory the plan is compared with counts them as available.
+    return {"runtime": RUNTIME, "weights": int(weights), "folded": folded, "adapter": adapter,
+            "activations": activations, "head": head}
 
 
 def plan(hardware: Hardware, model_dir, examples: Sequence[Example], config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen
@@ -91,20 +156,15 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     shape = _model_shape(model_dir)
     reasons = []
     seq_len = max(len(t) for t in items)
+    completion_max = max(len(t) - t.prompt_len for t in items)
     free = hardware.memory_free
-    # What one token costs without checkpointing: activations kept for the backward pass, per layer
-    # (measured ~2.3 MB/token on SmolLM2-135M in fp32); with checkpointing only the layer inputs stay.
-    # (a CPU may end up in fp32 after timing both, so its activations are counted at fp32's size)
-    bytes_per = 2 if (config.bf16 or (config.bf16 is None and hardware.bf16 and hardware.device != "cpu")
-                      or hardware.device == "mps") else 4
-    act_full = shape["layers"] * (14 * shape["hidden"] + 6 * shape["inter"]) * bytes_per
-    act_ckpt = shape["layers"] * 2 * shape["hidden"] * bytes_per + act_full // shape["layers"]
-    # An Apple GPU holds the base in 16 bits (bf16 where it has it, else fp16): see model.base_dtype.
-    weights_full = shape["params"] * (2 if (hardware.device == "cuda" and hardware.bf16) or hardware.device == "mps"
-                                      else 4)
-    weights_nf4 = int(shape["params"] * 0.6)
-    runtime = 600 * 1024**2  # torch, tokenizer, allocator slack
     budget = int(free * 0.6)  # leave room for the rest of the machine
+    auto_bf16 = config.bf16 if config.bf16 is not None else hardware.bf16 and hardware.device != "cpu"
+
+    def need(quant: str, *, merged: bool = False, ckpt: bool = False, micro: int = seq_len) -> int:
+        return sum(memory_terms(hardware, shape, quantization=quant, merged=merged, checkpointing=ckpt,
+                                micro_tokens=micro, completion_tokens=completion_max * max(1, micro // seq_len), lora_r=config.lora_r,
+                                bf16=auto_bf16).values())
 
     quant = config.quantization
     if hardware.device == "mps" and not hardware.nf4:
@@ -117,10 +177,9 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
             reasons.append(MPS_REASON)
     if quant == "auto":
         # 4-bit weights save memory but cost a dequantization on every matmul; use them when memory is tight.
-        quant = "none" if weights_full + runtime + act_full * seq_len <= budget * 0.5 else "nf4"
+        quant = "none" if need("none") <= budget * 0.5 else "nf4"
         reasons.append("full-precision base fits comfortably: plain LoRA, no 4-bit dequantization cost"
                        if quant == "none" else "4-bit base (QLoRA) to fit this machine's memory")
-    weights = weights_nf4 if quant == "nf4" else weights_full
 
     # Folding the adapters into fp32 working copies of the weights saves time on a CPU and costs one more copy
     # of the decoder's weights (not the embeddings); weights saved in bf16 keep their original in bf16.
@@ -131,27 +190,27 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
         and hardware.bf16 else ()
     if candidates:
         bf16 = False  # until measured
-    merged_extra = (shape["params"] - shape["vocab"] * shape["hidden"]) * (2 if shape["saved_bf16"] else 4)
     merged = (hardware.device == "cpu" and quant == "none" and not bf16 and config.lora_dropout == 0
-              and weights + merged_extra + runtime + act_full * seq_len <= budget)
+              and need(quant, merged=True) <= budget)
     if merged:
-        weights += merged_extra
         reasons.append(FOLDED_REASON)
     if candidates:
         reasons.append(TRIAL_REASON.format(fp32=_variant_name("fp32", merged)))
 
     ckpt = config.grad_checkpointing
     if ckpt is None:
-        ckpt = weights + runtime + act_full * seq_len > budget
+        ckpt = need(quant, merged=merged) > budget
         if ckpt:
             reasons.append("gradient checkpointing on: activations of one example would not fit otherwise")
-    per_token = act_ckpt if ckpt else act_full
     micro = config.micro_batch_tokens
     if micro is None:
         # On a CPU a single sequence already keeps the cores busy, so bigger passes only cost memory;
         # a GPU wants the whole batch in one pass when it fits.
-        cap = seq_len * (config.batch_size if hardware.device != "cpu" else 1)
-        micro = max(seq_len, min(cap, (budget - weights - runtime) // max(per_token, 1)))
+        lo, hi = seq_len, seq_len * (config.batch_size if hardware.device != "cpu" else 1)
+        while lo < hi:  # the most tokens per pass that fit the budget (memory grows with them)
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if need(quant, merged=merged, ckpt=ckpt, micro=mid) <= budget else (lo, mid - 1)
+        micro = lo
     micro = max(micro, seq_len)
     lengths = [len(t) for t in items]
     batches = length_grouped_batches(lengths, config.batch_size, config.seed)
@@ -159,13 +218,11 @@ def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: Tra
     steps = len(batches) * config.epochs
     if config.max_steps:
         steps = min(steps, config.max_steps)
-    # + the vocabulary projection of one pass's completion tokens (logits, softmax, gradient)
-    completion = max(len(t) - t.prompt_len for t in items) * max(1, micro // seq_len)
-    need = weights + runtime + per_token * micro + shape["vocab"] * 4 * 3 * completion
     return Plan(device=hardware.device, quantization=quant, bf16=bool(bf16), batch_size=config.batch_size,
                 micro_batch_tokens=int(micro), max_seq_len=seq_len, grad_checkpointing=bool(ckpt),
                 completion_only_head=True, steps_per_epoch=len(batches), total_steps=steps,
-                train_tokens_per_epoch=sum(lengths), padding_share=pad, memory_needed=int(need),
+                train_tokens_per_epoch=sum(lengths), padding_share=pad,
+                memory_needed=need(quant, merged=merged, ckpt=ckpt, micro=micro),
                 memory_free=free, reasons=tuple(reasons), merged_lora=merged, candidates=candidates)
 
 
