@@ -97,7 +97,7 @@ def _bf16_folded(model) -> None:
 
 
 def build(variant: str, model_dir, plan_, config):
-    from localtune.engine.train import _build
+    from localtune.engine.train.model import _build
 
     bf16 = variant.startswith("bf16")
     # bf16-base is what training keeps after bf16 won its timing: built folded, then merged_lora.keep_bf16.

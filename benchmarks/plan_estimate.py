@@ -124,7 +124,8 @@ def train_worker(folder: str, config_json: str, plan_json: str, steps: int) -> d
     from dataclasses import replace
 
     from localtune.engine.data import length_grouped_batches, tokenize
-    from localtune.engine.train import Plan, TrainConfig, _tokenizer, train
+    from localtune.engine.train import Plan, TrainConfig, train
+    from localtune.engine.train.model import _tokenizer
     from localtune.events import Finished, Progress
 
     total = 1 + steps

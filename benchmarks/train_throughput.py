@@ -128,7 +128,8 @@ def worker(which: str, model_dir: str, n: int | None, seed: int, data_seed: int,
     import torch
 
     from localtune.engine.data import length_grouped_batches, padding_share, tokenize
-    from localtune.engine.train import TrainConfig, _tokenizer, eval_loss
+    from localtune.engine.train import TrainConfig, eval_loss
+    from localtune.engine.train.model import _tokenizer
 
     train_ex, eval_ex = examples_of(data, n, data_seed, n_eval)
     tok = _tokenizer(model_dir)
@@ -155,7 +156,8 @@ def worker(which: str, model_dir: str, n: int | None, seed: int, data_seed: int,
         flops = flops_per_run(model_dir, items, head_all=True, recompute=True, pad_share=pad)
     else:
         from localtune.engine.hardware import detect
-        from localtune.engine.train import _micro_padding, train
+        from localtune.engine.train import train
+        from localtune.engine.train.planning import _micro_padding
         from localtune.events import Finished, Status
 
         config = TrainConfig(epochs=1, lora_r=16, lora_alpha=32, batch_size=4, seed=seed, eval_each_epoch=False,

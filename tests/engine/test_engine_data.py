@@ -93,7 +93,7 @@ def test_padded_rows_without_mask_equal_each_sequence_alone(tiny_model, examples
     from transformers import AutoTokenizer
 
     from localtune.engine.adapters import load_base
-    from localtune.engine.train import _loss_sum
+    from localtune.engine.train.model import _loss_sum
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = load_base(tiny_model)
@@ -122,7 +122,7 @@ def test_completion_only_head_gives_the_same_loss_as_the_full_head(tiny_model, e
     from transformers import AutoTokenizer
 
     from localtune.engine.adapters import load_base
-    from localtune.engine.train import _loss_sum
+    from localtune.engine.train.model import _loss_sum
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = get_peft_model(load_base(tiny_model), LoraConfig(r=4, target_modules="all-linear"))

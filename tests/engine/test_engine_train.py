@@ -223,7 +223,8 @@ def test_a_step_weights_every_answer_token_alike_as_the_trainer_does(tiny_model,
     import torch
 
     from localtune.engine.data import collate, tokenize
-    from localtune.engine.train import _build, _tokenizer, _train_step
+    from localtune.engine.train.loop import _train_step
+    from localtune.engine.train.model import _build, _tokenizer
 
     config = TrainConfig(**{**FAST, "batch_size": 3}, max_grad_norm=1e9)
     tok = _tokenizer(tiny_model)

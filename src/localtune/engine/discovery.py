@@ -508,7 +508,7 @@ class Fit:
         return self.memory_needed <= self.memory_free
 
     def describe(self) -> str:
-        from .train import _duration
+        from .train.planning import _duration
 
         gib = 1024**3
         how = "QLoRA (4-bit)" if self.quantization == "nf4" else "LoRA"
@@ -528,7 +528,8 @@ def fit(found: Found, hardware, lengths: Iterable[tuple[int, int]], config=None,
     import tempfile
 
     from .data import Tokenized
-    from .train import TrainConfig, _plan
+    from .train import TrainConfig
+    from .train.planning import _plan
 
     if not found.shape:
         return None
