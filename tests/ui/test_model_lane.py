@@ -15,6 +15,7 @@ import pytest
 from ui_testing import WAIT_MS
 
 from localtune.events import Analysis, Piece
+from localtune.ui.tasks import run_in_thread
 
 ENGINE_TESTS = Path(__file__).resolve().parents[1] / "engine"
 
@@ -61,11 +62,16 @@ def test_a_timing_run_a_reading_and_a_hardware_look_asked_for_at_once_take_turns
     jobs: list[tuple[str, str, float, int]] = []  # (name, "start" | "end", when, thread), taken on the lane
     window.lane.models.observers.append(lambda name, what, at: jobs.append((name, what, at, threading.get_ident())))
 
-    train.look_at_hardware()  # the hardware look starts at once ...
-    compare.compare_button.click()  # ... so the reading waits for the model, and says so
+    gate, held = threading.Event(), threading.Event()
+    run_in_thread(lambda: held.set() or gate.wait(WAIT_MS / 1000), models=window.lane.models, name="gate")
+    qtbot.waitUntil(held.is_set, timeout=WAIT_MS)  # the model is busy while the three are asked for
+    train.look_at_hardware()
+    compare.compare_button.click()  # the reading waits for the model, and says so
     assert compare.runner.running and all(
         c.status.text() == "Waiting for the model to be free" for c in compare.columns.values())
     train._models_listed(([info], []))  # picking the model plans it, then times a few steps
+    qtbot.waitUntil(lambda: "Waiting for the model to be free" in train.summary.text(), timeout=WAIT_MS)
+    gate.set()
 
     qtbot.waitUntil(lambda: train.hw is not None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not compare.runner.running, timeout=max(WAIT_MS, 120_000))
@@ -75,8 +81,7 @@ def test_a_timing_run_a_reading_and_a_hardware_look_asked_for_at_once_take_turns
     assert compare.columns["base"].state == "done" and compare.columns["base"].buffer
     assert not compare.notice.isVisibleTo(compare)
     started = [name for name, what, *_ in jobs if what == "start"]
-    assert {"hardware", "reading", "plan", "time estimate"} <= set(started)
-    assert started.index("hardware") < started.index("reading")  # in the order asked for
+    assert started[:4] == ["gate", "hardware", "reading", "plan"] and "time estimate" in started  # in order
     # Never two at once: every job ends before the next one starts, all on the one model thread.
     assert [what for _, what, *_ in jobs] == ["start", "end"] * (len(jobs) // 2)
     assert all(jobs[i][2] <= jobs[i + 1][2] for i in range(len(jobs) - 1))
@@ -85,8 +90,6 @@ def test_a_timing_run_a_reading_and_a_hardware_look_asked_for_at_once_take_turns
 
 def test_training_asked_for_while_the_model_is_busy_says_it_waits_then_runs_or_is_dropped(qtbot, window):
     from test_ui_pages import fake_training
-
-    from localtune.ui.tasks import run_in_thread
 
     page, tasks, gate, began = window.train, window.tasks, threading.Event(), []
     page._looked = True
@@ -101,7 +104,7 @@ def test_training_asked_for_while_the_model_is_busy_says_it_waits_then_runs_or_i
     assert tasks.button.text() == "Training: waiting for the model to be free"
     page.cancel_button.click()
     assert not page.running and not began and page.train_button.isEnabled()
-    assert page.status.text() == "Not started: it was cancelled while it waited for the model."
+    assert page.status.text() == "Stopped before it began (it was waiting for the model)."
 
     with qtbot.waitSignal(page.trained, timeout=WAIT_MS):  # asked again, it runs once the model is free
         page.train_button.click()

@@ -599,7 +599,6 @@ class TrainPage(Page):
         planned_eta = self._planned.eta_s if self._planned is not None else None
         # One estimate: the plan's measured one until the run's own steps correct it.
         self.eta.setText(eta_words(planned_eta) if planned_eta and not resume else "")
-        self._drop_plans()  # an estimate not yet begun is moot now; one that runs finishes first
         self.runner = GeneratorRunner(lambda ctx, token: source(ctx, model=model, cancel=token, **extra), lane=self.lane,
                                       name="training", parent=self)
         self.runner.waiting.connect(self._waiting_for_model)
@@ -608,7 +607,7 @@ class TrainPage(Page):
         self.runner.errored.connect(self._failed)
         self.runner.cancelled.connect(lambda: self._stopped(
             "Stopped. Its last checkpoint is kept in the vault: Resume continues from there." if self.runner.began
-            else "Not started: it was cancelled while it waited for the model."))
+            else "Stopped before it began (it was waiting for the model)."))
         self.runner.finished.connect(self._ended)
         self._set_running(True)
         self.task.emit("Training: preparing…", 0, 0)
