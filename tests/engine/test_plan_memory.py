@@ -75,7 +75,7 @@ def test_checkpointing_lowers_the_activations_and_the_estimate(tmp_path):
     common = dict(quantization="nf4", merged=False, micro_tokens=574, completion_tokens=156, lora_r=16)
     full = memory_terms(cpu(20), shape, checkpointing=False, **common)
     ckpt = memory_terms(cpu(20), shape, checkpointing=True, **common)
-    assert ckpt["activations"] < full["activations"] / 4
+    assert ckpt["activations"] < full["activations"] / 3
     assert sum(ckpt.values()) < sum(full.values())
     assert need(tmp_path, cpu(20), "smollm2-1.7b", quantization="nf4", grad_checkpointing=True) < \
         need(tmp_path, cpu(20), "smollm2-1.7b", quantization="nf4", grad_checkpointing=False)
@@ -89,7 +89,7 @@ def test_the_terms_a_4bit_cpu_run_holds(tmp_path):
     # NF4 quantizes the decoder, not the 151,936-row embedding, which a CPU holds in fp32
     assert nf4["weights"] > shape["embeddings"] * 4 > 0.25 * full["weights"]
     assert nf4["weights"] < full["weights"] / 2
-    assert nf4["runtime"] == RUNTIME and nf4["head"] == 151936 * 16 * 156
+    assert nf4["runtime"] == RUNTIME and nf4["head"] == int(151936 * 16 * 156 * RETAINED)
     # the same activations as on a GPU with fp32 activations, plus what the C allocator keeps between passes
     on_gpu = memory_terms(Hardware("cuda", "fp32 GPU", 8, 64 * GIB, 48 * GIB, vram_total=GIB, vram_free=GIB),
                           shape, quantization="nf4", **common)
@@ -117,6 +117,13 @@ MEASURED = {
     ("smollm2-135m", "nf4", False): 1.63,
     ("smollm2-135m", "none", False): 2.06,
     ("smollm2-135m", "nf4", True): 1.16,
+    ("smollm2-360m", "nf4", False): 2.90,
+    ("smollm2-360m", "none", False): 4.02,
+    ("smollm2-360m", "nf4", True): 1.62,
+    ("qwen2.5-0.5b", "nf4", False): 3.79,
+    ("qwen2.5-0.5b", "none", False): 4.81,
+    ("qwen2.5-0.5b", "nf4", True): 2.62,
+    ("smollm2-1.7b", "nf4", False): 5.68,
 }
 
 

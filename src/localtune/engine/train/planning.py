@@ -124,15 +124,16 @@ def memory_terms(hardware: Hardware, shape: dict, *, quantization: str, merged: 
     # vectors (norms, attention, the gated MLP); counted at fp32 on a CPU, whose bf16 autocast keeps norms and
     # softmax in fp32 and may lose the bf16-or-fp32 trial. With checkpointing, each layer's input (and its
     # gradient's buffer) stays, and one layer at a time is recomputed in the backward pass with its gradients
-    # (measured: about three layers' worth).
+    # (measured: about four layers' worth).
     act_bytes = 2 if bf16 and device != "cpu" or device == "mps" else 4
     layer = (14 * shape["hidden"] + 6 * shape["inter"]) * act_bytes
-    per_token = shape["layers"] * 4 * shape["hidden"] * act_bytes + 3 * layer if checkpointing \
+    per_token = shape["layers"] * 4 * shape["hidden"] * act_bytes + 4 * layer if checkpointing \
         else shape["layers"] * layer
-    activations = int(per_token * micro_tokens * (RETAINED if device == "cpu" else 1))
+    retained = RETAINED if device == "cpu" else 1
+    activations = int(per_token * micro_tokens * retained)
     # The vocabulary projection of one pass's completion tokens only (the completion-only head): logits, their
-    # fp32 copy for the loss, the log-softmax and the gradient.
-    head = shape["vocab"] * 4 * 4 * completion_tokens
+    # fp32 copy for the loss, the log-softmax and the gradient (freed each pass, so kept by the allocator too).
+    head = int(shape["vocab"] * 4 * 4 * completion_tokens * retained)
     # Not counted: loading maps the checkpoint file and reads all of it while converting (and quantizing), so the
     # process's RSS briefly holds the whole file too (1.7B in bf16: +3.2 GiB). Those are clean page-cache pages
     # the kernel drops under pressure, and the free memory the plan is compared with counts them as available.
