@@ -108,6 +108,8 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
     if name is not None:  # a name that cannot be used is said now, not after the run
         name = store.new_name(model or "starter", name)
     config = config or TrainConfig()
+    cancel = cancel or CancelToken()
+    cancel.raise_if_cancelled()  # a cancel while the journal was read stops before the model is loaded (or converted)
     model_dir = registry(paths).resolve(model)
     state = None
     if resume:
@@ -116,7 +118,7 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
         except NotFoundError:
             raise InvalidInputError("There is no interrupted training run to resume.") from None
         yield Status("Resuming the interrupted run from its last checkpoint.")
-    for event in train(model_dir, report.train, report.eval, config, cancel or CancelToken(), resume=state):
+    for event in train(model_dir, report.train, report.eval, config, cancel, resume=state):
         if isinstance(event, CheckpointReady):
             vault.put_blob(CHECKPOINT, "checkpoint", event.state, {"step": event.step, "model": model or "starter"})
             continue
