@@ -112,17 +112,18 @@ def test_a_1_7b_4bit_plan_on_a_4_gib_machine_picks_settings_that_fit(tmp_path):
 
 # Peaks measured by benchmarks/plan_memory.py on a 2-core Xeon (AMX; torch 2.13, bitsandbytes 0.50): the demo
 # journal's longest examples (574 tokens, one per pass), 4 steps (2 for 1.7B), peak RSS above the process at
-# plan time. (shape, quantization, checkpointing) -> GiB. The estimate must stay within 25% of what was measured.
+# plan time (the higher of two runs where there were two). (shape, quantization, checkpointing) -> GiB. The
+# estimate must stay within 25% of what was measured.
 MEASURED = {
     ("smollm2-135m", "nf4", False): 1.63,
     ("smollm2-135m", "none", False): 2.06,
-    ("smollm2-135m", "nf4", True): 1.16,
+    ("smollm2-135m", "nf4", True): 1.16,  # 1.09 in another run
     ("smollm2-360m", "nf4", False): 2.90,
     ("smollm2-360m", "none", False): 4.02,
-    ("smollm2-360m", "nf4", True): 1.62,
+    ("smollm2-360m", "nf4", True): 1.87,  # 1.62 in another run
     ("qwen2.5-0.5b", "nf4", False): 3.79,
     ("qwen2.5-0.5b", "none", False): 4.81,
-    ("qwen2.5-0.5b", "nf4", True): 2.62,
+    ("qwen2.5-0.5b", "nf4", True): 2.63,
     ("smollm2-1.7b", "nf4", False): 5.68,
 }
 

@@ -124,10 +124,10 @@ def memory_terms(hardware: Hardware, shape: dict, *, quantization: str, merged: 
     # vectors (norms, attention, the gated MLP); counted at fp32 on a CPU, whose bf16 autocast keeps norms and
     # softmax in fp32 and may lose the bf16-or-fp32 trial. With checkpointing, each layer's input (and its
     # gradient's buffer) stays, and one layer at a time is recomputed in the backward pass with its gradients
-    # (measured: about four layers' worth).
+    # (measured: about five layers' worth, with what the allocator keeps of them).
     act_bytes = 2 if bf16 and device != "cpu" or device == "mps" else 4
     layer = (14 * shape["hidden"] + 6 * shape["inter"]) * act_bytes
-    per_token = shape["layers"] * 4 * shape["hidden"] * act_bytes + 4 * layer if checkpointing \
+    per_token = shape["layers"] * 4 * shape["hidden"] * act_bytes + 5 * layer if checkpointing \
         else shape["layers"] * layer
     retained = RETAINED if device == "cpu" else 1
     activations = int(per_token * micro_tokens * retained)
