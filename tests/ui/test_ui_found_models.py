@@ -50,12 +50,12 @@ def on_this_computer(fake_stores, monkeypatch):
 @pytest.mark.slow
 def test_pick_a_found_model_see_it_fits_add_it_and_train_it(qtbot, window, on_this_computer):
     from localtune.engine.train import TrainConfig
-    from localtune.ui.pages.train import _list_models
+    from localtune.ui.operations import list_models
 
     stores_found, stores = on_this_computer
     page = window.train
     page._looked = True  # the page's own first look would also time the starter (minutes); this test drives it
-    added, found = _list_models(window.paths)
+    added, found = list_models(window.paths)
     assert [m.name for m in added] == ["smollm2-135m-instruct"]
     assert {f.store for f in found} == {"huggingface", "ollama", "lmstudio", "gpt4all"}
     before = stores.snapshot(stores_found.ollama, stores_found.hf_hub)

@@ -7,14 +7,14 @@ import threading
 import pytest
 from ui_testing import WAIT_MS
 
-from localtune.ui.pages.train import train_service
+from localtune.ui import operations as ops
 
 
 def test_train_page_runs_the_training_service_and_cancel_returns_to_idle(qtbot, window):
     from localtune.engine.train import TrainConfig
 
     page = window.train
-    assert page.source is train_service
+    assert page.source is ops.train
     assert page.train_button.isEnabled()
     page.config = TrainConfig(max_steps=1)
 

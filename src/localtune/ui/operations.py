@@ -4,14 +4,16 @@ submits it with what to do on success and on failure:
 
     self.lane.submit(partial(ops.delete_entries, ids=ids), self._deleted, self._failed)
 
-Nothing here touches Qt or a model: model work (training, readings, evaluations, plans) runs on its own worker.
+The jobs of the model lane (training, readings, evaluations, plans, the hardware look, adding models) are at the
+end: they run one at a time on `TaskLane.models`, and those that use the vault get a `WorkerContext` whose vault
+calls run on the vault lane.
 """
 
 from __future__ import annotations
 
 from ..journal.models import Scenario
 from ..journal.repository import Filters
-from ..services import evaluation, reading, training
+from ..services import evaluation, local_models, reading, training
 from ..services import journal as journal_service
 from ..services.adapters import AdapterStore
 from ..services.journal import (
@@ -240,3 +242,66 @@ def set_decoding(ctx: LaneContext, *, values: dict) -> dict:
 
 def evaluations(ctx: LaneContext) -> dict:
     return evaluation.evaluations(ctx.vault)
+
+
+def hub_token(ctx: LaneContext, given: str | None) -> str | None:
+    """The Hub token to use for a download (`given` is kept in the vault for next time)."""
+    return local_models.hub_token(ctx.vault, given)
+
+
+# -- the model lane -------------------------------------------------------------------------------------------
+
+
+def hardware():
+    return training.hardware()
+
+
+def list_models(paths):
+    """The models localtune can train, and those found on this computer that are not added yet."""
+    return training.registry(paths).list(), local_models.discovered(paths, include_added=False)
+
+
+def plan(report, paths, model, config, calibrate: bool):
+    """How a run would train here; with `calibrate`, timed on a few real steps."""
+    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate)
+
+
+def found_fit(report, paths, found, rate):
+    """Whether a found model trains here on this journal (`discovery.Fit`, None when its sizes are unknown)."""
+    return local_models.fits_here(report, paths, [found], rate=rate)[found.key]
+
+
+def add_found(paths, key: str):
+    return local_models.add(paths, key)
+
+
+def add_model(paths, source: str, where: str):
+    """Add a model folder, or convert a GGUF file once into localtune's models."""
+    registry = training.registry(paths)
+    return (registry.add_gguf if source == "gguf" else registry.add_folder)(where)
+
+
+def train(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
+    """The training use case on the lane's open vault and journal: events, then `events.Sealed`."""
+    return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
+                                  resume=resume, name=name or None)
+
+
+def compare(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):
+    """The comparison use case on the lane's open vault and journal: Piece and Analysis events."""
+    return reading.compare(ctx.vault, ctx.journal, ctx.paths, situation, industry=industry, context=context,
+                           viewpoint=viewpoint, adapter=adapter, cancel=cancel)
+
+
+def evaluate(ctx, *, cancel=None, columns=None):
+    """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation;
+    stopped early, it returns the Evaluation of the finished columns."""
+    return evaluation.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel, columns=columns)
+
+
+# -- the network (only when the user asked for a download; a thread of its own, it touches no model) -----------
+
+
+def download_plan(hub_id: str, token: str | None):
+    """Ask the Hub for the model's file list."""
+    return local_models.download_plan(hub_id, token)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...events import Analysis, Event, FewShotSources, Piece
+from .. import operations as ops
 from ..clipboard import copy_sensitive
 from ..errors import explain
 from ..tasks import GeneratorRunner
@@ -56,20 +57,6 @@ STARTER_NOTE = (
     "picks up your journal's labels and wording, but it cannot weigh a situation the way a practitioner does; a "
     "larger base model (Train page) reads better."
 )
-def compare_service(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):
-    """The comparison use case on the lane's open vault and journal: Piece and Analysis events."""
-    from ...services import reading
-
-    return reading.compare(ctx.vault, ctx.journal, ctx.paths, situation, industry=industry, context=context,
-                            viewpoint=viewpoint, adapter=adapter, cancel=cancel)
-
-
-def _adapter_names(ctx) -> list[str]:
-    from ...services.adapters import AdapterStore
-
-    return [AdapterStore.name_of(blob.name) for blob in AdapterStore(ctx.vault).infos()]
-
-
 class Column(QGroupBox):
     def __init__(self, title: str, parent=None):
         super().__init__(title, parent)
@@ -153,7 +140,7 @@ class ComparePage(Page):
     def __init__(self, lane, parent=None):
         super().__init__(parent)
         self.lane = lane
-        self.source = compare_service
+        self.source = ops.compare
         self.runner: GeneratorRunner | None = None
         self.training_busy = False  # set by the main window while the Train page trains
         self._queued = None  # a comparison waiting for training to end: the runner's factory
@@ -242,7 +229,7 @@ class ComparePage(Page):
         self.compare_button.setEnabled(make is not None)
 
     def on_shown(self) -> None:
-        self.lane.submit(_adapter_names, self._adapters_listed)
+        self.lane.submit(ops.adapter_names, self._adapters_listed)
 
     def _adapters_listed(self, names) -> None:
         chosen = self.adapter.currentData()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...events import COLUMNS, Evaluation, Event, Scoring
+from .. import operations as ops
 from ..errors import explain
 from ..tasks import GeneratorRunner
 from ..widgets.metric_bars import MetricBars
@@ -33,20 +34,6 @@ NAMES = {"base": "Generic (base model)", "few_shot": "Few-shot", "tuned": "Tuned
 NO_RESULT = "No evaluation yet. Press Evaluate to score the models on the entries held out from training."
 CHOICES = (("All columns", None), ("Generic only", ("base",)), ("Few-shot only", ("few_shot",)),
            ("Tuned only", ("tuned",)), ("Generic and tuned", ("base", "tuned")))
-
-
-def evaluate_service(ctx, *, cancel=None, columns=None):
-    """The evaluation use case on the lane's open vault and journal (latest adapter): Scoring, then Evaluation;
-    stopped early, it returns the Evaluation of the finished columns."""
-    from ...services import evaluation
-
-    return evaluation.evaluate(ctx.vault, ctx.journal, ctx.paths, cancel=cancel, columns=columns)
-
-
-def _history(ctx) -> dict:
-    from ...services import evaluation
-
-    return evaluation.evaluations(ctx.vault)
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -83,7 +70,7 @@ class EvaluatePage(Page):
     def __init__(self, lane, parent=None):
         super().__init__(parent)
         self.lane = lane
-        self.source = evaluate_service
+        self.source = ops.evaluate
         self.runner: GeneratorRunner | None = None
         self.history: dict[str, dict] = {}
         self.result: dict | None = None
@@ -150,7 +137,7 @@ class EvaluatePage(Page):
     # -- life cycle --------------------------------------------------------------------------------------
 
     def on_unlocked(self) -> None:
-        self.lane.submit(_history, self.show_history)
+        self.lane.submit(ops.evaluations, self.show_history)
 
     def on_locked(self) -> None:
         if self.runner is not None and self.runner.running:
@@ -183,7 +170,7 @@ class EvaluatePage(Page):
     def _idle(self) -> None:
         self.run_button.setEnabled(self.source is not None)
         self.cancel_button.setEnabled(False)
-        self.lane.submit(_history, self.show_history)  # a run on the latest adapter joins the history
+        self.lane.submit(ops.evaluations, self.show_history)  # a run on the latest adapter joins the history
 
     def on_event(self, event: Event) -> None:
         match event:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...events import EvalDone, Event, Finished, Progress, Sealed, Status
 from .. import files
+from .. import operations as ops
 from ..dialogs.download import DownloadDialog
 from ..errors import explain
 from ..notify import notify
@@ -51,66 +52,11 @@ def preset_config(preset: str):
     return training.train_config(epochs=1, max_steps=QUICK_STEPS)
 
 
-def _list_models(paths):
-    """The models localtune can train, and those found on this computer that are not added yet."""
-    from ...services import local_models, training
-
-    return training.registry(paths).list(), local_models.discovered(paths, include_added=False)
-
-
-def _found_fit(report, paths, found, rate):
-    """Whether a found model trains here on this journal (`discovery.Fit`, None when its sizes are unknown)."""
-    from ...services import local_models
-
-    return local_models.fits_here(report, paths, [found], rate=rate)[found.key]
-
-
-def _add_found(paths, key: str):
-    from ...services import local_models
-
-    return local_models.add(paths, key)
-
-
 def _rate(plan, info):
     """Seconds per parameter per token measured by a calibrated plan of a listed model (None without)."""
     from ...services import local_models
 
     return local_models.rate_from_plan(plan, info.params) if plan is not None and info is not None else None
-
-
-def train_service(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
-    """The training use case on the lane's open vault and journal: events, then `events.Sealed`."""
-    from ...services import training
-
-    return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
-                                  resume=resume, name=name or None)
-
-
-def _runs(ctx):
-    """Finished runs (the adapters, oldest first) and the interrupted one, if any."""
-    from ...services import training
-    from ...services.adapters import AdapterStore
-
-    return AdapterStore(ctx.vault).infos(), training.interrupted_run(ctx.vault)
-
-
-def _readiness(ctx):
-    from ...services import training
-
-    return training.check(ctx.journal)
-
-
-def _plan(report, paths, model, config, calibrate: bool):
-    from ...services import training
-
-    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate)
-
-
-def _add_model(paths, source: str, where: str):
-    from ...services import training
-
-    registry = training.registry(paths)
-    return (registry.add_gguf if source == "gguf" else registry.add_folder)(where)
 
 
 def run_words(info) -> str:
@@ -125,24 +71,6 @@ def run_words(info) -> str:
     if metrics.get("eval_loss") is not None:
         parts.append(f"held-out loss {metrics['eval_loss']:.2f}")
     return " · ".join(parts)
-
-
-def _hardware():
-    from ...services import training
-
-    return training.hardware()
-
-
-def _hub_token(ctx, given: str | None):
-    from ...services import local_models
-
-    return local_models.hub_token(ctx.vault, given)
-
-
-def _download_plan(hub_id: str, token: str | None):
-    from ...services import local_models
-
-    return local_models.download_plan(hub_id, token)
 
 
 def _gb(n: float) -> str:
@@ -160,7 +88,7 @@ class TrainPage(Page):
         super().__init__(parent)
         self.lane = lane
         self.paths = paths
-        self.source = train_service  # make(ctx, model=..., cancel=...) -> events
+        self.source = ops.train  # make(ctx, model=..., cancel=...) -> events
         self.config = None  # an engine TrainConfig that overrides the preset (tests, screenshots); None: the preset
         self.runner: GeneratorRunner | None = None
         self._looked = False
@@ -254,7 +182,7 @@ class TrainPage(Page):
         rb.addLayout(line)
         rb.addWidget(self.plot, 1)
         self.adapter_actions = AdapterActions(lane, self.history)
-        self.adapter_actions.changed.connect(lambda: self.lane.submit(_runs, self.show_runs))
+        self.adapter_actions.changed.connect(lambda: self.lane.submit(ops.runs, self.show_runs))
         self.adapter_actions.changed.connect(self.adapters_changed)
         self.adapter_actions.message.connect(self.status.setText)
         history_box = QGroupBox("Earlier runs (trained adapters)")
@@ -308,11 +236,11 @@ class TrainPage(Page):
         self.look_at_hardware()
 
     def look_at_hardware(self) -> None:
-        self._model_job("hardware", _hardware, self._hardware_seen, self._look_failed,
+        self._model_job("hardware", ops.hardware, self._hardware_seen, self._look_failed,
                         lambda: self.hardware.setText("Looking at this computer once the model is free…"))
 
     def on_unlocked(self) -> None:
-        self.lane.submit(_runs, self.show_runs)
+        self.lane.submit(ops.runs, self.show_runs)
 
     def on_locked(self) -> None:
         self.cancel()
@@ -349,7 +277,7 @@ class TrainPage(Page):
 
     def _list_models(self, select: str | None = None) -> None:
         paths = self.paths
-        self._model_job("model list", lambda: _list_models(paths), lambda models: self._models_listed(models, select),
+        self._model_job("model list", lambda: ops.list_models(paths), lambda models: self._models_listed(models, select),
                         self._look_failed)
 
     def _hardware_seen(self, hardware) -> None:
@@ -376,7 +304,7 @@ class TrainPage(Page):
             self.status.setText(f"Added {info.name}.")
             self._list_models(select=info.name)
 
-        self._model_job("add model", lambda: _add_model(paths, source, where), added, self._add_failed,
+        self._model_job("add model", lambda: ops.add_model(paths, source, where), added, self._add_failed,
                         lambda: self.status.setText(WAITING + " Then the model is added."))
 
     def download(self, hub_id: str, token: str = "") -> None:
@@ -387,10 +315,10 @@ class TrainPage(Page):
         self.status.setText(f"Asking {local_models.hub_host()} for the files of {hub_id}…")
 
         def with_token(hub_token) -> None:  # the Hub's file list: network only, no model, so a thread of its own
-            run_in_thread(lambda: _download_plan(hub_id, hub_token), lambda plan: self._fetch(plan, hub_token),
+            run_in_thread(lambda: ops.download_plan(hub_id, hub_token), lambda plan: self._fetch(plan, hub_token),
                           self._add_failed, parent=self)
 
-        self.lane.submit(lambda ctx: _hub_token(ctx, token or None), with_token, self._add_failed)
+        self.lane.submit(lambda ctx: ops.hub_token(ctx, token or None), with_token, self._add_failed)
 
     def confirm_download(self, plan) -> bool:
         """The second yes, with the exact size and where the files come from (tests replace it)."""
@@ -491,10 +419,10 @@ class TrainPage(Page):
 
         def ready(report) -> None:
             if ticket == self._plan_id:
-                self._planning("fit estimate", lambda: _found_fit(report, paths, found, rate), fitted,
+                self._planning("fit estimate", lambda: ops.found_fit(report, paths, found, rate), fitted,
                                lambda: self.summary.setText(WAITING))
 
-        self.lane.submit(_readiness, ready, self._plan_failed)
+        self.lane.submit(ops.readiness, ready, self._plan_failed)
 
     def add_found(self) -> None:
         """Add the found model picked in the list (converted once when it is a GGUF), then pick it."""
@@ -509,7 +437,7 @@ class TrainPage(Page):
             self.status.setText(f"Added {info.name}.")
             self._list_models(select=info.name)
 
-        self._model_job("add model", lambda: _add_found(paths, key.removeprefix("found:")), added, self._add_failed,
+        self._model_job("add model", lambda: ops.add_found(paths, key.removeprefix("found:")), added, self._add_failed,
                         lambda: self.status.setText(WAITING + " Then the model is added."))
 
     def _plan_for(self, model: str) -> None:
@@ -524,7 +452,7 @@ class TrainPage(Page):
                 return  # another model or preset was picked meanwhile
             self.show_plan(result, calibrated)
             if not calibrated:
-                self._planning("time estimate", lambda: _plan(report[0], paths, model, config, True),
+                self._planning("time estimate", lambda: ops.plan(report[0], paths, model, config, True),
                                lambda r: planned(r, True),
                                lambda: self.plan.setText(result.describe() + "\nMeasuring this computer's speed "
                                                          "once the model is free…"))
@@ -535,10 +463,10 @@ class TrainPage(Page):
             if ticket != self._plan_id:
                 return
             report.append(result)
-            self._planning("plan", lambda: _plan(result, paths, model, config, False), lambda r: planned(r, False),
+            self._planning("plan", lambda: ops.plan(result, paths, model, config, False), lambda r: planned(r, False),
                            lambda: self.summary.setText(self.summary.text() + " " + WAITING))
 
-        self.lane.submit(_readiness, ready, self._plan_failed)
+        self.lane.submit(ops.readiness, ready, self._plan_failed)
 
     def show_plan(self, result, calibrated: bool = True) -> None:
         """A plan (engine `Plan`): in plain words, the technical lines behind "Technical plan"."""
@@ -630,7 +558,7 @@ class TrainPage(Page):
     def _ended(self) -> None:
         self._set_running(False)
         self.task_ended.emit()
-        self.lane.submit(_runs, self.show_runs)
+        self.lane.submit(ops.runs, self.show_runs)
 
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running and self.source is not None)
