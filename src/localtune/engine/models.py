@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from . import collector_paused
 
 STARTER = "smollm2-135m-instruct"
 STARTER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -86,11 +87,13 @@ def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         kw = dict(gguf_file=gguf.name, local_files_only=True)
-        _check_gguf_architecture(gguf)
         try:
-            config = _gguf_config(gguf)
-            loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, config=config, **kw)
-            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
+            with collector_paused():  # reading a GGUF builds ~1M objects that live until it ends
+                _check_gguf_architecture(gguf)
+                config = _gguf_config(gguf)
+                loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.bfloat16, config=config,
+                                                              **kw)
+                tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - any parse failure means "not a model we can read"

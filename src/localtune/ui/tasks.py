@@ -280,8 +280,17 @@ class TaskLane(QObject):
 BACKGROUND_NICE = 5  # mild, as the other platforms' below-normal priority is
 
 
+# While model work runs pure Python (reading a GGUF, importing the ML libraries), every time the window's thread
+# or the vault lane's wants the interpreter back it waits out this interval (CPython's default: 5 ms), and an
+# action needs it dozens of times: an entry opened during the starter's conversion took up to 2.0 s at 5 ms,
+# 0.5 s at 0.5 ms, 0.2 s at 0.1 ms, and training took as long (benchmarks/ui_latency.py).
+SWITCH_INTERVAL_S = 0.0001
+
+
 def run_in_background() -> None:
-    """Lower the calling thread's priority (and that of the compute threads it starts: they inherit it)."""
+    """Lower the calling thread's priority (and that of the compute threads it starts: they inherit it), and let
+    the interpreter switch threads sooner (process-wide), so the window gets its turns while this thread runs."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
     if sys.platform.startswith("linux"):  # Linux nice values are per thread, so only this worker is lowered
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
