@@ -131,14 +131,10 @@ def main() -> None:
     from localtune.engine.data import length_grouped_batches, tokenize
     from localtune.engine.hardware import Hardware, cores
     from localtune.engine.models import ensure_starter
-    from localtune.engine.train import (
-        TrainConfig,
-        _optimizer,
-        _plan,
-        _supports_head_trick,
-        _tokenizer,
-        _train_step,
-    )
+    from localtune.engine.train import TrainConfig
+    from localtune.engine.train.loop import _train_step
+    from localtune.engine.train.model import _optimizer, _supports_head_trick, _tokenizer
+    from localtune.engine.train.planning import _plan
     from localtune.paths import resolve
 
     torch.set_num_threads(args.threads or cores())

@@ -82,7 +82,7 @@ def _longest(n: int) -> list[int]:
 
     from localtune.engine.data import tokenize
     from localtune.engine.models import ensure_starter
-    from localtune.engine.train import _tokenizer
+    from localtune.engine.train.model import _tokenizer
     from localtune.paths import resolve
 
     train = demo()

@@ -10,11 +10,8 @@ Callers import from here (`from localtune.engine.train import TrainConfig, plan,
 """
 
 from .config import TrainConfig
-from .loop import _train_step, estimate, lr_at, train
-from .model import _build, _loss_sum, _tokenizer, eval_loss
-from .planning import Plan, _duration, _micro_padding, _plan, choose, decide, plan
+from .loop import estimate, lr_at, train
+from .model import eval_loss
+from .planning import Plan, choose, decide, plan
 
 __all__ = ["TrainConfig", "Plan", "plan", "estimate", "train", "decide", "choose", "lr_at", "eval_loss"]
-# Private pieces still looked up here by engine/discovery.py, tests/engine and benchmarks/ (they may import the
-# submodules instead; remote/ does): not part of the API.
-_PIECES = (_build, _duration, _loss_sum, _micro_padding, _plan, _tokenizer, _train_step)
