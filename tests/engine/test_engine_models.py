@@ -38,7 +38,7 @@ def test_ensure_gguf_reconverts_only_when_needed(tmp_path, monkeypatch):
         models.write_manifest(folder, source="gguf", origin=str(gguf))
         return folder
 
-    monkeypatch.setattr(models, "convert_gguf", fake_convert)
+    monkeypatch.setattr(models, "convert_gguf_apart", fake_convert)
     target = tmp_path / "conv"
     models.ensure_gguf(tmp_path / "x.gguf", target)
     models.ensure_gguf(tmp_path / "x.gguf", target)

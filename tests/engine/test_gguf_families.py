@@ -240,6 +240,26 @@ def test_the_collector_pauses_while_a_gguf_is_read_and_resumes_even_on_failure(o
     assert seen == [False] and gc.isenabled()
     assert (tmp_path / "converted" / "config.json").is_file()
 
+
+def test_the_app_converts_in_a_child_process_with_the_same_result_and_messages(originals, tmp_path):
+    """The app converts a GGUF in a child process (the window keeps the interpreter): the same folder as a
+    conversion here, and the same plain message for a file that is not a model."""
+    from safetensors.torch import load_file
+
+    from localtune.engine import models
+
+    path = write_family_gguf(originals("qwen2"), tmp_path / "qwen2.gguf", "qwen2", "Q8_0")
+    here = models.convert_gguf(path, tmp_path / "here")
+    apart = models.convert_gguf_apart(path, tmp_path / "apart")
+    assert apart == tmp_path / "apart" and models.check_folder(apart, hashes=True)
+    ours, theirs = load_file(here / "model.safetensors"), load_file(apart / "model.safetensors")
+    assert ours.keys() == theirs.keys() and all(ours[k].equal(theirs[k]) for k in ours)
+    bad = tmp_path / "notes.gguf"
+    bad.write_bytes(b"GGUF but not really" * 10)
+    with pytest.raises(ModelError, match="not a GGUF model file"):
+        models.convert_gguf_apart(bad, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
 # --- discovery ----------------------------------------------------------------------------------------------
 
 

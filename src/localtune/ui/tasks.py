@@ -280,10 +280,10 @@ class TaskLane(QObject):
 BACKGROUND_NICE = 5  # mild, as the other platforms' below-normal priority is
 
 
-# While model work runs pure Python (reading a GGUF, importing the ML libraries), every time the window's thread
+# While model work runs pure Python (importing the ML libraries, preparing examples), every time the window's thread
 # or the vault lane's wants the interpreter back it waits out this interval (CPython's default: 5 ms), and an
-# action needs it dozens of times: an entry opened during the starter's conversion took up to 2.0 s at 5 ms,
-# 0.5 s at 0.5 ms, 0.2 s at 0.1 ms, and training took as long (benchmarks/ui_latency.py).
+# action needs it dozens of times: an entry opened during the starter's conversion (in-process then) took up to
+# 2.0 s at 5 ms, 0.5 s at 0.5 ms, 0.2 s at 0.1 ms, and training took as long (benchmarks/ui_latency.py).
 SWITCH_INTERVAL_S = 0.0001
 
 
