@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from plan_estimate import LAST, SHAPES  # noqa: E402 - after the path
+from plan_estimate import LAST, SHAPES, _load  # noqa: E402 - after the path
 
 GIB = 1024**3
 MODES = ("nf4", "lora", "nf4+ckpt", "lora+ckpt")
@@ -204,13 +204,6 @@ def _sub(args: list[str]) -> dict:
     if out.returncode:
         sys.exit(f"{args[0]} {args[1]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _load() -> str:
-    try:
-        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "load average unknown"
 
 
 def main() -> None:
