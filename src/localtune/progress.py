@@ -10,8 +10,9 @@ from .errors import Cancelled
 class CancelToken:
     """Set from any thread; long work checks it between steps (or tokens) and stops there."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event=None) -> None:
+        # A multiprocessing Event carries a cancel into a child process (engine.apart).
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

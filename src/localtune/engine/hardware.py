@@ -74,8 +74,9 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def detect(device: str | None = None) -> Hardware:
-    """Look at the machine. `device` forces "cpu"/"cuda"/"mps" (tests, or a user override)."""
+def detect(device: str | None = None, *, flags: set[str] | None = None) -> Hardware:
+    """Look at the machine. `device` forces "cpu"/"cuda"/"mps" (tests, or a user override); `flags`, the CPU's
+    flags as already read (`cpu_flags()`, by default read now)."""
     import torch
 
     total, avail = _meminfo()
@@ -86,7 +87,7 @@ def detect(device: str | None = None) -> Hardware:
                         bf16=torch.cuda.is_bf16_supported(), **common)
     if device in (None, "mps") and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return Hardware("mps", "Apple GPU", bf16=_mps_works("bf16"), nf4=_mps_works("nf4"), **common)
-    return Hardware("cpu", _cpu_name(), bf16=cpu_bf16(cpu_flags()), **common)
+    return Hardware("cpu", _cpu_name(), bf16=cpu_bf16(cpu_flags() if flags is None else flags), **common)
 
 
 def _mps_works(what: str) -> bool:

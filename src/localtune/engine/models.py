@@ -73,45 +73,18 @@ def ensure_gguf(gguf: str | os.PathLike, folder: str | os.PathLike, *, verify: b
 
 
 def convert_gguf_apart(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:
-    """`convert_gguf` in a child process: reading a GGUF is pure Python for seconds to minutes, and in the app's
-    process it would hold the interpreter the window needs (an entry took 0.2-2 s to open meanwhile); its memory
-    peak (~3.5 bytes a parameter) is given back when the child ends. Only the two paths cross; the child reads a
-    public model file and writes the models cache, as the app would."""
-    import multiprocessing
+    """`convert_gguf` in a child process (engine.apart): reading a GGUF is pure Python for seconds to minutes,
+    which in the app's process holds the interpreter the window needs (an entry took 0.2-2 s to open meanwhile),
+    and its memory peak (~3.5 bytes a parameter) is given back when the child ends. Only the two paths cross; the
+    child reads a public model file and writes the models cache, as the app would."""
+    from .apart import call
 
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: never fork a process with threads
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_convert_in_child, args=(str(gguf), str(folder), send),
-                            name="localtune-convert", daemon=True)
-    child.start()
-    send.close()
-    try:
-        outcome = receive.recv()
-    except EOFError:  # it ended without a word: killed (the system's out-of-memory killer) or crashed
-        child.join()
-        raise ModelError(f"Converting {Path(gguf).name} stopped unexpectedly (exit code {child.exitcode}); "
-                         "this happens when the computer runs out of memory. Close other programs and try "
-                         "again.") from None
-    finally:
-        receive.close()
-    child.join()
-    kind, value = outcome
-    if kind == "error":
-        raise ModelError(value)
-    return Path(value)
+    return Path(call(_convert_in_child, (str(gguf), str(folder)), what=f"Converting {Path(gguf).name}",
+                     error=ModelError))
 
 
-def _convert_in_child(gguf: str, folder: str, send) -> None:
-    try:
-        send.send(("done", str(convert_gguf(gguf, folder))))
-    except ModelError as exc:
-        send.send(("error", str(exc)))
-    except MemoryError:
-        send.send(("error", f"Converting {Path(gguf).name} ran out of memory. Close other programs and try again."))
-    except Exception as exc:  # noqa: BLE001 - the parent turns it into a message
-        send.send(("error", f"Could not convert {Path(gguf).name}: {exc}"))
-    finally:
-        send.close()
+def _convert_in_child(gguf: str, folder: str, cancel=None) -> str:
+    return str(convert_gguf(gguf, folder))
 
 
 def convert_gguf(gguf: str | os.PathLike, folder: str | os.PathLike) -> Path:

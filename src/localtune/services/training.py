@@ -67,12 +67,16 @@ def hardware():
     return detect()
 
 
-def registry(paths: Paths):
+def registry(paths: Paths, *, libraries: bool = True):
+    """localtune's models. Every model use in this process starts here, on the app's one model lane, and loads
+    the ML libraries first (see load_libraries); `libraries=False` for a use that leaves the models to a child
+    process (a training run)."""
     from ..engine import load_libraries
     from ..engine.models import Registry
 
     _keep_caches_in(paths)
-    load_libraries()  # every model use starts here (on the app's one model lane; see load_libraries)
+    if libraries:
+        load_libraries()
     return Registry(paths.models, paths.config)
 
 
@@ -98,9 +102,14 @@ def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=N
 
 
 def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | None = None, config=None,
-                  cancel: CancelToken | None = None, resume: bool = False, name: str | None = None) -> Iterator:
-    """Check the journal, train, keep checkpoints in the vault, seal the adapter; yields engine events, then Sealed."""
-    from ..engine.train import TrainConfig, train
+                  cancel: CancelToken | None = None, resume: bool = False, name: str | None = None,
+                  background: bool = False) -> Iterator:
+    """Check the journal, train, keep checkpoints in the vault, seal the adapter; yields engine events, then Sealed.
+
+    The model work runs in a child process (engine.train.train_apart), below normal priority with `background`;
+    the vault stays here, and only the examples go to the child and the checkpoints and adapter come back, over a
+    pipe, in memory."""
+    from ..engine.train import TrainConfig, train_apart
 
     report = check(journal)
     report.raise_if_not_ready()
@@ -110,7 +119,7 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
     config = config or TrainConfig()
     cancel = cancel or CancelToken()
     cancel.raise_if_cancelled()  # a cancel while the journal was read stops before the model is loaded (or converted)
-    model_dir = registry(paths).resolve(model)
+    model_dir = registry(paths, libraries=False).resolve(model)
     state = None
     if resume:
         try:
@@ -118,7 +127,8 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
         except NotFoundError:
             raise InvalidInputError("There is no interrupted training run to resume.") from None
         yield Status("Resuming the interrupted run from its last checkpoint.")
-    for event in train(model_dir, report.train, report.eval, config, cancel, resume=state):
+    for event in train_apart(model_dir, report.train, report.eval, config, cancel, resume=state,
+                             background=background):
         if isinstance(event, CheckpointReady):
             vault.put_blob(CHECKPOINT, "checkpoint", event.state, {"step": event.step, "model": model or "starter"})
             continue

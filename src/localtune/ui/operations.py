@@ -284,7 +284,7 @@ def add_model(paths, source: str, where: str):
 def train(ctx, *, model=None, cancel=None, config=None, resume=False, name=None):
     """The training use case on the lane's open vault and journal: events, then `events.Sealed`."""
     return training.train_adapter(ctx.vault, ctx.journal, ctx.paths, model=model, config=config, cancel=cancel,
-                                  resume=resume, name=name or None)
+                                  resume=resume, name=name or None, background=True)
 
 
 def compare(ctx, *, situation, adapter=None, cancel=None, industry="", context="", viewpoint=""):

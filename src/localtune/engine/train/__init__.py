@@ -4,14 +4,15 @@
 - planning.py    plan() and the bf16-or-fp32 trial: how to train on this machine
 - model.py       the tokenizer, the base with a fresh LoRA adapter, the optimizer, the loss
 - checkpoint.py  a run's state as safetensors bytes, to resume from
-- loop.py        train() (yields events.Status, Progress, EvalDone, CheckpointReady, Finished) and estimate()
+- loop.py        train() (yields events.Status, Progress, EvalDone, CheckpointReady, Finished), train_apart()
+                 (the same in a child process: how the app and the CLI train) and estimate()
 
 Callers import from here (`from localtune.engine.train import TrainConfig, plan, estimate, train`).
 """
 
 from .config import TrainConfig
-from .loop import estimate, lr_at, train
+from .loop import estimate, lr_at, train, train_apart
 from .model import eval_loss
 from .planning import Plan, choose, decide, plan
 
-__all__ = ["TrainConfig", "Plan", "plan", "estimate", "train", "decide", "choose", "lr_at", "eval_loss"]
+__all__ = ["TrainConfig", "Plan", "plan", "estimate", "train", "train_apart", "decide", "choose", "lr_at", "eval_loss"]

@@ -159,6 +159,30 @@ def train(model_dir, train_examples: Sequence[Example], eval_examples: Sequence[
         raise TrainingError(f"Training failed: {type(exc).__name__}: {exc}") from exc
 
 
+def train_apart(model_dir, train_examples: Sequence[Example], eval_examples: Sequence[Example],
+                config: TrainConfig = TrainConfig(), cancel: CancelToken | None = None,  # noqa: B008 - frozen
+                resume: bytes | None = None, *, background: bool = False) -> Iterator:
+    """`train` in a child process (engine.apart), as the app and the CLI run it: the same events and errors, and
+    the window keeps the interpreter; a run the system killed for memory says so, and the checkpoints already
+    yielded stay with the caller. `background`: the child runs below normal priority."""
+    from ..apart import stream
+    from ..hardware import cpu_flags
+
+    config.validate()  # a setting that cannot be used is said before a process starts
+    # The CPU as this process reads it (one look, and what a test injects), not as the child would read it again.
+    args = (str(model_dir), list(train_examples), list(eval_examples), config, resume, cpu_flags())
+    return stream(_train_in_child, args, what="Training", error=TrainingError, cancel=cancel, background=background)
+
+
+def _train_in_child(model_dir: str, train_examples, eval_examples, config: TrainConfig, resume: bytes | None,
+                    flags: set[str], cancel: CancelToken):
+    from .. import load_libraries
+    from ..hardware import detect
+
+    load_libraries()
+    return train(model_dir, train_examples, eval_examples, config, cancel, resume, hardware=detect(flags=flags))
+
+
 def _train(model_dir: Path, train_examples, eval_examples, config: TrainConfig, cancel: CancelToken,
            resume: bytes | None, hardware: Hardware | None, plan_: Plan | None):
     import torch
