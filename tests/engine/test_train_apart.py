@@ -80,3 +80,14 @@ def test_a_listener_that_stops_early_stops_the_child(tiny_model):
             break
     run.close()
     assert _no_children_left()
+
+
+def test_the_time_estimate_apart_times_real_steps_of_the_plan_it_was_given(tiny_model):
+    from localtune.engine.train import estimate_apart, plan
+
+    config = TrainConfig(**FAST)
+    the_plan = plan(fake_cpu(), tiny_model, make_examples(8), config)
+    timed = estimate_apart(tiny_model, make_examples(8), the_plan, config)
+    assert timed.seconds_per_step > 0 and timed.eta_s == pytest.approx(timed.seconds_per_step * the_plan.total_steps)
+    assert (timed.micro_batch_tokens, timed.total_steps) == (the_plan.micro_batch_tokens, the_plan.total_steps)
+    assert _no_children_left()

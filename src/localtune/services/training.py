@@ -88,17 +88,20 @@ def _keep_caches_in(paths: Paths) -> None:
     os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
 
 
-def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=None, calibrate: bool = True):
+def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=None, calibrate: bool = True,
+             background: bool = False):
     """How `train_adapter` would train this journal here (engine `Plan`); with `calibrate`, timed on a few real
-    steps so it carries the time estimate. Needs no vault: pass the readiness report."""
+    steps (in a child process, below normal priority with `background`) so it carries the time estimate. Needs
+    no vault: pass the readiness report."""
     from ..engine.hardware import detect
-    from ..engine.train import TrainConfig, estimate, plan
+    from ..engine.train import TrainConfig, estimate_apart, plan
 
     report.raise_if_not_ready()
     config = config or TrainConfig()
     model_dir = registry(paths).resolve(model)
     the_plan = plan(detect(), model_dir, report.train, config)
-    return estimate(model_dir, report.train, the_plan, config) if calibrate else the_plan
+    return estimate_apart(model_dir, report.train, the_plan, config, background=background) if calibrate \
+        else the_plan
 
 
 def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | None = None, config=None,

@@ -258,12 +258,13 @@ def hardware():
 
 def list_models(paths):
     """The models localtune can train, and those found on this computer that are not added yet."""
-    return training.registry(paths).list(), local_models.discovered(paths, include_added=False)
+    return (training.registry(paths).list(hardware=training.hardware()),
+            local_models.discovered(paths, include_added=False))
 
 
 def plan(report, paths, model, config, calibrate: bool):
     """How a run would train here; with `calibrate`, timed on a few real steps."""
-    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate)
+    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate, background=True)
 
 
 def found_fit(report, paths, found, rate):

@@ -94,6 +94,23 @@ def estimate(model_dir, examples: Sequence[Example], plan_: Plan, config: TrainC
     return replace(plan_, eta_s=per_step * plan_.total_steps, seconds_per_step=per_step)
 
 
+def estimate_apart(model_dir, examples: Sequence[Example], plan_: Plan,
+                   config: TrainConfig = TrainConfig(), *, background: bool = False) -> Plan:  # noqa: B008 - frozen
+    """`estimate` in a child process (engine.apart), as the app and the CLI time a plan: the model it loads for a
+    few steps is never in the app's process, and its memory goes back when the child ends."""
+    from ..apart import call
+
+    return call(_estimate_in_child, (str(model_dir), list(examples), plan_, config),
+                what="Timing this computer", error=TrainingError, background=background)
+
+
+def _estimate_in_child(model_dir: str, examples, plan_: Plan, config: TrainConfig, cancel=None) -> Plan:
+    from .. import load_libraries
+
+    load_libraries()
+    return estimate(model_dir, examples, plan_, config)
+
+
 def _completion_tokens(items, batch) -> int:
     """The batch's completion tokens: what its mean loss is taken over."""
     return sum(sum(1 for x in items[i].labels[1:] if x != IGNORE) for i in batch)
