@@ -1,6 +1,8 @@
 import json
+from dataclasses import replace
 
 import pytest
+from engine_helpers import fake_cpu
 
 from localtune.engine import models
 from localtune.engine.hardware import detect
@@ -53,10 +55,10 @@ def test_registry_adds_lists_and_removes_a_folder(tiny_model, tmp_path):
     info = reg.add_folder(tiny_model, name="Tiny Llama")
     assert info.name == "tiny-llama" and info.source == "folder" and info.params > 0 and info.size_bytes > 0
     assert reg.resolve("tiny-llama") == tiny_model
-    listed = {m.name: m for m in reg.list(free_memory=64 * 1024**3)}
+    listed = {m.name: m for m in reg.list(hardware=fake_cpu())}
     assert set(listed) == {models.STARTER, "tiny-llama"}
     assert listed[models.STARTER].params > 100_000_000 and listed[models.STARTER].fits
-    assert not reg.info("tiny-llama", free_memory=1).fits
+    assert not reg.info("tiny-llama", hardware=replace(fake_cpu(), ram_available=1)).fits
     assert json.loads((tmp_path / "config" / "models.json").read_text())["tiny-llama"]["path"] == str(tiny_model)
     with pytest.raises(ModelError, match="already exists"):
         reg.add_folder(tiny_model, name="tiny-llama")

@@ -14,6 +14,14 @@ def test_starter_converts_loads_in_nf4_and_trains(starter_dir):
     assert models.check_folder(starter_dir, hashes=True)
     assert models.read_manifest(starter_dir)["source"] == "gguf"
     assert models.ensure_starter(starter_dir.parent) == starter_dir  # no second conversion
+    # The shape the model list uses before the first conversion is the converted model's.
+    import json
+
+    from localtune.engine.train.planning import shape_of
+
+    converted = json.loads((starter_dir / "config.json").read_text())
+    assert shape_of(converted, models.estimate_params(starter_dir)) == \
+        shape_of(models.STARTER_CONFIG, models.STARTER_PARAMS) | {"saved_bf16": shape_of(converted, 0)["saved_bf16"]}
 
     labels = ["reasonable", "problematic", "mixed", "reasonable"] * 2
     examples = [

@@ -48,7 +48,7 @@ def cmd_models(args) -> int:
 
 
 def _list(args) -> int:
-    infos = training.registry(paths_of(args)).list(free_memory=training.hardware().memory_free)
+    infos = training.registry(paths_of(args)).list(hardware=training.hardware())
     if args.json:
         print_json([local_models.model_dict(i) for i in infos])
     for info in [] if args.json else infos:

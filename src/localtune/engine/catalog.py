@@ -27,6 +27,7 @@ class Entry:
     files: tuple[dict, ...]
     source: str
     commit_seen: str | None = None
+    config: dict | None = None  # config.json's shape values: what the memory estimate needs
 
     @property
     def hashes_sourced(self) -> bool:
@@ -35,7 +36,8 @@ class Entry:
 
     @property
     def size_about(self) -> int | None:
-        sizes = [f.get("size_about") for f in self.files]
+        """The weights' bytes: exact where the catalog has them ("size"), else the Hub page's rounded figure."""
+        sizes = [f.get("size") or f.get("size_about") for f in self.files]
         return sum(sizes) if sizes and all(sizes) else None
 
     def describe(self) -> str:
@@ -62,7 +64,7 @@ def entries() -> list[Entry]:
     for m in raw()["models"]:
         out.append(Entry(m["id"], m["hub_id"], m["family"], m["architecture"], m["revision"], int(m["params"]),
                          m["license"], bool(m["gated"]), m["smallest_hardware"], tuple(m.get("files", [])),
-                         m.get("source", ""), m.get("commit_seen")))
+                         m.get("source", ""), m.get("commit_seen"), m.get("config")))
     return out
 
 
@@ -75,14 +77,17 @@ def entry(key: str) -> Entry | None:
     return None
 
 
-def trains_on(e: Entry, hardware) -> bool:
-    """Whether `hardware` (engine.hardware.Hardware) has the memory to QLoRA-train `e`, and on a CPU the time."""
-    from .models import training_memory
+def training_need(e: Entry, hardware) -> int:
+    """The least memory a run on `e` holds on `hardware` (engine.hardware.Hardware), for long journal entries:
+    the trainer's own term-by-term estimate (4-bit where the device has it, checkpointing, one example a pass)."""
+    from .train.planning import least_memory, shape_of
 
-    need = training_memory(e.params)
-    if hardware.device == "mps" and not getattr(hardware, "nf4", True):  # LoRA on a 16-bit base there
-        need = e.params * 2 + need - int(e.params * 0.6)
-    if need > hardware.memory_free:
+    return least_memory(hardware, shape_of(e.config, e.params))
+
+
+def trains_on(e: Entry, hardware) -> bool:
+    """Whether `hardware` has the memory to train `e`, and on a CPU the time."""
+    if training_need(e, hardware) > hardware.memory_free:
         return False
     return hardware.device != "cpu" or e.params <= CPU_PARAMS
 
@@ -103,11 +108,14 @@ def plan_of(e: Entry, listed) -> object:
     from .download import RemoteFile
 
     known = {f["name"]: f.get("sha256") for f in e.files if f.get("sha256")}
+    sizes = {f["name"]: f["size"] for f in e.files if f.get("size")}
     files = []
     for f in listed.files:
         want = known.get(f.name)
-        if want and f.sha256 and f.sha256 != want:
-            raise ModelError(f"The Hub's {f.name} of {e.hub_id} is not the one localtune's catalog lists (its sha256 "
+        differs = "sha256" if want and f.sha256 and f.sha256 != want else \
+            "size" if sizes.get(f.name) and f.size and f.size != sizes[f.name] else None
+        if differs:
+            raise ModelError(f"The Hub's {f.name} of {e.hub_id} is not the one localtune's catalog lists (its {differs} "
                              "differs): the model changed since the catalog was made. Nothing was downloaded.")
         files.append(RemoteFile(f.name, f.size, want or f.sha256))
     weights = [f for f in files if f.name.endswith(".safetensors")]

@@ -20,6 +20,10 @@ from ..errors import ModelError
 from . import collector_paused
 
 STARTER = "smollm2-135m-instruct"
+# The starter's shape before its first conversion (its GGUF's header says the same; config.json after).
+STARTER_PARAMS = 134_515_008
+STARTER_CONFIG = {"hidden_size": 576, "num_hidden_layers": 30, "intermediate_size": 1536, "vocab_size": 49152,
+                  "num_attention_heads": 9, "num_key_value_heads": 3, "tie_word_embeddings": True}
 STARTER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MANIFEST = "localtune-manifest.json"
 _FORMAT = 1
@@ -33,7 +37,7 @@ class ModelInfo:
     origin: str  # where it came from (GGUF path, folder path, Hub id)
     size_bytes: int
     params: int  # estimate from the config
-    train_memory: int  # bytes needed to train it in 4-bit (estimate)
+    train_memory: int  # the least bytes a run on it holds (planning.least_memory; 0 when its shape is unknown)
     fits: bool  # train_memory fits this machine's free memory
 
     def describe(self) -> str:
@@ -409,7 +413,10 @@ class Registry:
             raise ModelError(f"The model folder {folder} is gone or no longer a model folder.")
         return folder
 
-    def info(self, name: str, *, free_memory: int | None = None) -> ModelInfo:
+    def info(self, name: str, *, hardware=None) -> ModelInfo:
+        """A model and whether it trains on `hardware` (engine.hardware.Hardware; default: this CPU's memory)."""
+        from .train.planning import least_memory, shape_of
+
         entries = self._load()
         if name == STARTER:
             entry = {"source": "starter", "origin": STARTER_GGUF, "path": str(self.models_dir / STARTER)}
@@ -417,21 +424,30 @@ class Registry:
             entry = entries[name]
         folder = Path(entry["path"])
         size = sum(p.stat().st_size for p in folder.glob("*") if p.is_file()) if folder.is_dir() else 0
-        if entry["source"] == "starter" and not size:
-            params = 134_515_008
+        config = folder / "config.json"
+        if entry["source"] == "starter" and not config.is_file():  # not converted yet
+            params, shape = STARTER_PARAMS, shape_of(STARTER_CONFIG, STARTER_PARAMS)
             with contextlib.suppress(ModelError):
-                size = starter_gguf().stat().st_size
+                size = size or starter_gguf().stat().st_size
         else:
             params = estimate_params(folder)
-        need = training_memory(params)
-        if free_memory is None:
-            from .hardware import _meminfo
+            shape = shape_of(json.loads(config.read_text()), params) if params else None
+        hardware = hardware or _this_cpu()
+        need = least_memory(hardware, shape) if shape else 0
+        return ModelInfo(name, str(folder), entry["source"], entry["origin"], size, params, need,
+                         bool(shape) and need <= hardware.memory_free)
 
-            free_memory = _meminfo()[1]
-        return ModelInfo(name, str(folder), entry["source"], entry["origin"], size, params, need, need <= free_memory)
+    def list(self, *, hardware=None) -> list[ModelInfo]:
+        hardware = hardware or _this_cpu()
+        return [self.info(n, hardware=hardware) for n in [STARTER, *sorted(self._load())]]
 
-    def list(self, *, free_memory: int | None = None) -> list[ModelInfo]:
-        return [self.info(n, free_memory=free_memory) for n in [STARTER, *sorted(self._load())]]
+
+def _this_cpu():
+    """This computer's CPU and free memory, read without the ML libraries."""
+    from .hardware import Hardware, _meminfo, cores
+
+    total, available = _meminfo()
+    return Hardware("cpu", "this computer", cores(), total, available)
 
 
 def estimate_params(folder: Path) -> int:
@@ -449,11 +465,6 @@ def estimate_params(folder: Path) -> int:
         return layers * per_layer + emb + h
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def training_memory(params: int) -> int:
-    """Rough bytes to QLoRA-train a model: 4-bit weights + working set for activations and runtime."""
-    return int(params * 0.6) + 1_500_000_000
 
 
 def asdict_info(info: ModelInfo) -> dict:

@@ -67,15 +67,18 @@ def _duration(seconds: float) -> str:
 
 
 def _model_shape(model_dir: Path) -> dict:
-    c = json.loads((Path(model_dir) / "config.json").read_text())
     from ..models import estimate_params
 
+    return shape_of(json.loads((Path(model_dir) / "config.json").read_text()), estimate_params(model_dir))
+
+
+def shape_of(c: dict, params: int) -> dict:
+    """What the memory terms need of a model: its config.json values (as the file names them) and parameters."""
     h, layers = c["hidden_size"], c["num_hidden_layers"]
     heads = c.get("num_attention_heads", 1)
     kv, head_dim = c.get("num_key_value_heads", heads), c.get("head_dim") or h // heads
     inter = c.get("intermediate_size", 4 * h)
     dtype = c.get("dtype") or c.get("torch_dtype")
-    params = estimate_params(model_dir)
     embeddings = c["vocab_size"] * h * (1 if c.get("tie_word_embeddings") else 2)
     return {"hidden": h, "inter": inter, "layers": layers, "vocab": c["vocab_size"], "params": params,
             "saved_bf16": dtype == "bfloat16",
@@ -83,6 +86,22 @@ def _model_shape(model_dir: Path) -> dict:
             "linear": max(params - embeddings, 0),  # the decoder's weights, which NF4 quantizes
             # LoRA parameters of a rank-1 adapter on every linear layer (q, k, v, o, gate, up, down)
             "lora_rank1": layers * (2 * (h + heads * head_dim) + 2 * (h + kv * head_dim) + 3 * (h + inter))}
+
+
+# A long journal entry with its analysis, in tokens (the demo journal's longest example: 574), and its completion:
+# what "trains here" means before the journal's own examples are measured.
+TYPICAL_EXAMPLE, TYPICAL_COMPLETION = 768, 256
+
+
+def least_memory(hardware: Hardware, shape: dict, *, seq_len: int = TYPICAL_EXAMPLE,
+                 completion_tokens: int = TYPICAL_COMPLETION, lora_r: int = TrainConfig.lora_r) -> int:
+    """The least a run of examples up to `seq_len` tokens can hold here: 4-bit where this device has it (else a
+    16-bit base), gradient checkpointing, one example a pass. Whether a model trains here at all (the model lists,
+    the catalog's "Recommended for this computer"); a plan for the journal's own examples says more."""
+    quantization = "none" if hardware.device == "mps" and not hardware.nf4 else "nf4"
+    return sum(memory_terms(hardware, shape, quantization=quantization, merged=False, checkpointing=True,
+                            micro_tokens=seq_len, completion_tokens=completion_tokens, lora_r=lora_r,
+                            bf16=hardware.bf16 and hardware.device != "cpu").values())
 
 
 MiB, GiB = 1024**2, 1024**3
