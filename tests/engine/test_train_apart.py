@@ -8,6 +8,7 @@ import signal
 import pytest
 from engine_helpers import fake_cpu, make_examples
 
+from localtune.engine.apart import PROCESS_NICE
 from localtune.engine.train import TrainConfig, train, train_apart
 from localtune.errors import Cancelled, ModelError, TrainingError
 from localtune.events import CheckpointReady, Finished, Progress
@@ -49,11 +50,12 @@ def test_a_cancel_crosses_over_and_the_last_checkpoint_comes_back(tiny_model):
 
 
 def test_a_child_killed_mid_run_says_what_likely_happened(tiny_model):
-    run = train_apart(tiny_model, make_examples(12), [], TrainConfig(**{**FAST, "epochs": 3}))
+    run = train_apart(tiny_model, make_examples(12), [], TrainConfig(**{**FAST, "epochs": 3}), background=True)
     with pytest.raises(TrainingError, match="stopped unexpectedly .* runs out of memory"):
         for event in run:
             if isinstance(event, Progress):  # as the system's out-of-memory killer would
                 (child,) = multiprocessing.active_children()
+                assert os.getpriority(os.PRIO_PROCESS, child.pid) == PROCESS_NICE  # it gives way to the app
                 os.kill(child.pid, signal.SIGKILL)
     assert _no_children_left()
 

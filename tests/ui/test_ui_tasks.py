@@ -256,7 +256,7 @@ def test_model_work_runs_below_the_window_and_so_do_the_threads_it_starts(qtbot,
 
     from PySide6.QtCore import QThread
 
-    from localtune.ui.tasks import BACKGROUND_NICE
+    from localtune.progress import BACKGROUND_NICE
 
     def priority():
         if sys.platform.startswith("linux"):

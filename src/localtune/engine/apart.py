@@ -1,15 +1,18 @@
-"""Engine work in a child process: a training run, a GGUF conversion.
+"""Engine work in a child process: a training run, its time estimate, a GGUF conversion (`stream`, `call`: a
+fresh child each), and the short model jobs (the hardware look, a plan: `helper`, one long-lived child).
 
 In the app's own process such work holds the interpreter the window needs (pure Python between the compute
-kernels: an entry took 0.1-0.35 s to open during training steps, 0.2-2 s during a conversion), its memory stays
-with the app after it ends, and the system's out-of-memory killer takes the app with it. Apart, it runs on a
-fresh interpreter ("spawn": never fork a process that has threads) at the priority of the thread that started
-it; what it yields comes back over a pipe, in memory, as the same events, and its errors as the same messages.
-A child the system killed becomes a plain message; the journal lives in the parent and is never touched.
+kernels: an entry took 0.1-0.35 s to open during training steps, 0.2-2 s during a conversion, 0.2-0.3 s while
+the ML libraries were imported), its memory stays with the app after it ends, and the system's out-of-memory
+killer takes the app with it. Apart, it runs on a fresh interpreter ("spawn": never fork a process that has
+threads); what it yields comes back over a pipe, in memory, as the same events, and its errors as the same
+messages. A child the system killed becomes a plain message; the journal lives in the parent and is never
+touched.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
 import os
@@ -20,10 +23,12 @@ from collections.abc import Callable, Iterator
 from ..errors import LocaltuneError
 from ..progress import CancelToken
 
-# How far below normal priority background model work runs (Linux and macOS nice value; Windows "below normal").
-# Mild: on a 2-core laptop the compute threads would otherwise take every core while a click waits; only under
-# contention does it cost training time (nice 15 was slower still for the window: benchmarks/ui_latency.py).
-BACKGROUND_NICE = 5
+# A child's priority with `background` (and the helper's): the lowest. Unlike a thread of the app's own process,
+# a child holds nothing the window waits for, so it can give way entirely; on an idle machine it runs as fast.
+# benchmarks/ui_latency.py, 8 training steps on a 2-core CPU: an action's p99 during the steps 48 ms at nice 19,
+# 126 ms at nice 10, 59-127 ms at nice 5; the run took 96-100 s at each. (Windows: "below normal", as the app's
+# model thread; its idle class would stop for any other program.)
+PROCESS_NICE = 19
 
 _POLL_S = 0.1  # how often the parent passes a cancel on while it waits
 
@@ -53,16 +58,11 @@ def stream(target: Callable, args: tuple, *, what: str, error: type[LocaltuneErr
                 kind, value = receive.recv()
             except EOFError:  # it ended without a word: killed (the system's out-of-memory killer) or crashed
                 child.join()
-                raise error(f"{what} stopped unexpectedly (exit code {child.exitcode}); this happens when the "
-                            "computer runs out of memory. Close other programs and try again.") from None
+                raise error(_killed(what, child.exitcode)) from None
             if kind == "item":
                 yield value
-            elif kind == "error":
-                raise value
-            elif kind == "failed":
-                raise error(value)
             else:
-                return value
+                return _outcome(kind, value, error)
     finally:
         receive.close()
         stop.set()  # a consumer that stopped listening: the child stops at its next check
@@ -93,14 +93,27 @@ def _run_child(target: Callable, args: tuple, send, stop, what: str, background:
         send.send(("done", out))
     except (BrokenPipeError, ConnectionError):  # the parent stopped listening
         pass
-    except LocaltuneError as exc:
-        send.send(("error", exc) if _travels(exc) else ("failed", str(exc)))
-    except MemoryError:
-        send.send(("failed", f"{what} ran out of memory. Close other programs and try again."))
     except Exception as exc:  # noqa: BLE001 - the parent turns it into a message
-        send.send(("failed", f"{what} failed: {type(exc).__name__}: {exc}"))
+        send.send(_failure(exc, what))
     finally:
         send.close()
+
+
+def _failure(exc: BaseException, what: str) -> tuple[str, object]:
+    """An error on its way to the parent: ours as itself, anything else in words."""
+    if isinstance(exc, LocaltuneError):
+        return ("error", exc) if _travels(exc) else ("failed", str(exc))
+    if isinstance(exc, MemoryError):
+        return "failed", f"{what} ran out of memory. Close other programs and try again."
+    return "failed", f"{what} failed: {type(exc).__name__}: {exc}"
+
+
+def _outcome(kind: str, value, error: type[LocaltuneError]):
+    if kind == "error":
+        raise value
+    if kind == "failed":
+        raise error(value)
+    return value
 
 
 def _travels(exc: BaseException) -> bool:
@@ -140,8 +153,13 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="localtune-parent-watch", daemon=True).start()
 
 
+def _killed(what: str, exitcode) -> str:
+    return (f"{what} stopped unexpectedly (exit code {exitcode}); this happens when the computer runs out of "
+            "memory. Close other programs and try again.")
+
+
 def lower_priority() -> None:
-    """This process below normal priority (never above: a nice value that is already higher stays)."""
+    """This process at the lowest priority (never above: a nice value that is already higher stays)."""
     with contextlib.suppress(OSError, AttributeError):
         if sys.platform == "win32":
             import ctypes
@@ -150,4 +168,62 @@ def lower_priority() -> None:
             kernel32 = ctypes.windll.kernel32
             kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), below_normal)
         else:
-            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), BACKGROUND_NICE))
+            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), PROCESS_NICE))
+
+
+# --- the helper ---------------------------------------------------------------------------------------------
+
+_helper = None
+_helper_lock = threading.Lock()
+
+
+def helper(fn: Callable, *args, what: str, error: type[LocaltuneError], **kwargs):
+    """`fn(*args, **kwargs)` in the helper: one long-lived child at the lowest priority, started on first use,
+    that imports the ML libraries once for the short model jobs (looking at the hardware, planning a run), so the
+    app's process need not (their import held the window's interpreter for ~4 s at the Train page's first
+    showing). Jobs run one at a time; errors come back as `stream`'s do. A helper that died (the out-of-memory
+    killer) is started afresh by the next job."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            _helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_start_helper)
+            atexit.register(_stop_helper)
+        pool = _helper
+    try:
+        kind, value = pool.submit(_run_job, fn, args, kwargs, what).result()
+    except BrokenProcessPool:
+        with _helper_lock:
+            if _helper is pool:
+                _helper = None
+        raise error(_killed(what, "unknown")) from None
+    return _outcome(kind, value, error)
+
+
+def _stop_helper() -> None:
+    """At exit, while the interpreter is whole (the pool's own clean-up fails once modules are torn down)."""
+    global _helper
+    with _helper_lock:
+        pool, _helper = _helper, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_helper() -> None:
+    from . import load_libraries
+
+    _exit_with_parent()
+    lower_priority()
+    load_libraries()
+
+
+def _run_job(fn: Callable, args: tuple, kwargs: dict, what: str) -> tuple[str, object]:
+    try:
+        return "done", fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the parent turns it into a message
+        return _failure(exc, what)

@@ -109,11 +109,9 @@ def _tokenizer_of(found, paths: Paths):
 
     from transformers import AutoTokenizer
 
-    from ..engine import load_libraries
     from ..engine.train.model import _tokenizer
     from .training import registry
 
-    load_libraries()
     try:
         if found.kind == "gguf":
             path = Path(found.path)
@@ -123,13 +121,15 @@ def _tokenizer_of(found, paths: Paths):
         return _tokenizer(registry(paths).resolve(None))
 
 
-def token_lengths(tokenizer, report: Report, config=None) -> list[tuple[int, int]]:
-    """(tokens, prompt tokens) of each training example, as `tokenizer` counts them."""
+def token_lengths(found, paths: Paths, examples, config=None) -> list[tuple[int, int]]:
+    """(tokens, prompt tokens) of each example, as the found model's tokenizer counts them (in the helper process:
+    reading a GGUF's vocabulary is pure Python)."""
     from ..engine.data import tokenize
     from ..engine.train import TrainConfig
 
     config = config or TrainConfig()
-    return [(len(t), t.prompt_len) for t in (tokenize(tokenizer, e, config.max_seq_len) for e in report.train)]
+    tokenizer = _tokenizer_of(found, paths)
+    return [(len(t), t.prompt_len) for t in (tokenize(tokenizer, e, config.max_seq_len) for e in examples)]
 
 
 def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool = False, config=None,
@@ -138,18 +138,21 @@ def fits_here(report: Report, paths: Paths, found: Iterable, *, calibrate: bool 
     journal's token lengths by its own tokenizer, key -> `discovery.Fit` (None when its sizes are unknown). The
     time comes from `rate` (seconds per parameter per token, `discovery.rate_from_plan`) or, with `calibrate`,
     from a few timed steps of the starter (`training.plan_run`), scaled to each model's size."""
+    from ..engine.apart import helper
     from ..engine.discovery import fit, rate_from_plan
-    from ..engine.hardware import detect
     from ..engine.models import estimate_params
-    from .training import plan_run, registry
+    from ..errors import ModelError
+    from . import training
 
     report.raise_if_not_ready()
     if calibrate and rate is None:
-        rate = rate_from_plan(plan_run(report, paths, config=config), estimate_params(registry(paths).resolve(None)))
-    hardware = hardware or detect()
+        rate = rate_from_plan(training.plan_run(report, paths, config=config),
+                              estimate_params(training.registry(paths).resolve(None)))
+    hardware = hardware or training.hardware()
     out = {}
     for f in found:
-        lengths = token_lengths(_tokenizer_of(f, paths), report, config) if f.shape else []
+        lengths = helper(token_lengths, f, paths, report.train, config, what=f"Reading {f.name}",
+                         error=ModelError) if f.shape else []
         out[f.key] = fit(f, hardware, lengths, config, seconds_per_param_token=rate) if lengths else None
     return out
 

@@ -29,7 +29,10 @@ class ReaderPool:
         self.hashes: dict[str, str] = {}
 
     def get(self, vault: Vault, paths: Paths, adapter: str | None):
+        from ..engine import load_libraries
         from ..engine.generate import Reader
+
+        load_libraries()  # readings and evaluations run in this process (on the app's model lane): the libraries load here
 
         info = AdapterStore(vault).info(adapter) if adapter else None
         base = info.meta["base_model"] if info else None

@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from ..dataset.checks import Dataset, Report, build_dataset, check_dataset
 from ..dataset.examples import examples_fingerprint
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError, NotFoundError, TrainingError
 from ..events import CheckpointReady, Finished, Sealed, Status
 from ..journal.repository import Journal
 from ..paths import Paths
@@ -59,24 +59,19 @@ def train_config(**settings):
 
 
 def hardware():
-    """This computer's training hardware (the ML libraries are loaded first, as every model use does)."""
-    from ..engine import load_libraries
-    from ..engine.hardware import detect
+    """This computer's training hardware, as the helper process sees it (engine.apart.helper: the app's process
+    never imports the ML libraries to look). The CPU's flags are read here, once (tests inject them)."""
+    from ..engine.apart import helper
+    from ..engine.hardware import cpu_flags, detect
 
-    load_libraries()
-    return detect()
+    return helper(detect, flags=cpu_flags(), what="Looking at this computer", error=TrainingError)
 
 
-def registry(paths: Paths, *, libraries: bool = True):
-    """localtune's models. Every model use in this process starts here, on the app's one model lane, and loads
-    the ML libraries first (see load_libraries); `libraries=False` for a use that leaves the models to a child
-    process (a training run)."""
-    from ..engine import load_libraries
+def registry(paths: Paths):
+    """localtune's models (reading and adding them needs no ML library: conversions run in a child process)."""
     from ..engine.models import Registry
 
     _keep_caches_in(paths)
-    if libraries:
-        load_libraries()
     return Registry(paths.models, paths.config)
 
 
@@ -93,13 +88,13 @@ def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=N
     """How `train_adapter` would train this journal here (engine `Plan`); with `calibrate`, timed on a few real
     steps (in a child process, below normal priority with `background`) so it carries the time estimate. Needs
     no vault: pass the readiness report."""
-    from ..engine.hardware import detect
+    from ..engine.apart import helper
     from ..engine.train import TrainConfig, estimate_apart, plan
 
     report.raise_if_not_ready()
     config = config or TrainConfig()
     model_dir = registry(paths).resolve(model)
-    the_plan = plan(detect(), model_dir, report.train, config)
+    the_plan = helper(plan, hardware(), model_dir, report.train, config, what="Planning the run", error=TrainingError)
     return estimate_apart(model_dir, report.train, the_plan, config, background=background) if calibrate \
         else the_plan
 
@@ -122,7 +117,7 @@ def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | 
     config = config or TrainConfig()
     cancel = cancel or CancelToken()
     cancel.raise_if_cancelled()  # a cancel while the journal was read stops before the model is loaded (or converted)
-    model_dir = registry(paths, libraries=False).resolve(model)
+    model_dir = registry(paths).resolve(model)
     state = None
     if resume:
         try:

@@ -39,7 +39,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from ..errors import Cancelled, VaultLockedError
-from ..progress import CancelToken
+from ..progress import BACKGROUND_NICE, CancelToken
 
 
 class LaneContext:
@@ -273,11 +273,6 @@ class TaskLane(QObject):
         self._thread.jobs.put(None)
         self._thread.wait(timeout_ms)
         self.models.shutdown(timeout_ms)
-
-
-# Model work gives way to the window and the vault lane: on a 2-core laptop the compute threads would otherwise
-# take every core while a click waits. Only under contention does it cost training time.
-BACKGROUND_NICE = 5  # mild, as the other platforms' below-normal priority is
 
 
 # While model work runs pure Python (importing the ML libraries, preparing examples), every time the window's thread

@@ -1,0 +1,39 @@
+"""The helper process (engine.apart.helper): the short model jobs run in one long-lived child at the lowest
+priority, so the app's process never imports the ML libraries to look at the hardware or to plan a run."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from localtune.engine.apart import PROCESS_NICE, helper
+from localtune.engine.train import TrainConfig
+from localtune.errors import ModelError, TrainingError
+
+
+def test_jobs_run_in_one_long_lived_child_at_the_lowest_priority():
+    first = helper(os.getpid, what="A test", error=ModelError)
+    assert first != os.getpid() and helper(os.getpid, what="A test", error=ModelError) == first
+    assert helper(os.getpriority, os.PRIO_PROCESS, 0, what="A test", error=ModelError) == PROCESS_NICE
+
+
+def test_errors_come_back_in_words_and_a_killed_helper_is_started_afresh():
+    with pytest.raises(TrainingError, match="epochs must be at least 1"):  # ours, as itself
+        helper(TrainConfig(epochs=0).validate, what="Checking", error=ModelError)
+    with pytest.raises(ModelError, match="^Reading failed: ValueError: invalid literal"):  # anything else, in words
+        helper(int, "not a number", what="Reading", error=ModelError)
+    pid = helper(os.getpid, what="A test", error=ModelError)
+    os.kill(pid, signal.SIGKILL)  # as the system's out-of-memory killer would
+    with pytest.raises(ModelError, match="Looking stopped unexpectedly .* runs out of memory"):
+        for _ in range(50):  # the pool notices the death on the next job, or the one after
+            helper(os.getpid, what="Looking", error=ModelError)
+    assert helper(os.getpid, what="A test", error=ModelError) not in (pid, os.getpid())
+
+
+def test_looking_at_the_hardware_leaves_the_ml_libraries_out_of_this_process():
+    code = ("import sys\nfrom localtune.services import training\nhw = training.hardware()\n"
+            "print(hw.device in ('cpu', 'cuda', 'mps'), hw.cpu_cores > 0, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "True", "False", "False"], out.stderr[-2000:]
