@@ -8,7 +8,7 @@ import signal
 import pytest
 from engine_helpers import fake_cpu, make_examples
 
-from localtune.engine.apart import PROCESS_NICE
+from localtune.engine.apart import HELPER_NAME, PROCESS_NICE
 from localtune.engine.train import TrainConfig, train, train_apart
 from localtune.errors import Cancelled, ModelError, TrainingError
 from localtune.events import CheckpointReady, Finished, Progress
@@ -17,8 +17,13 @@ from localtune.progress import CancelToken
 FAST = dict(epochs=1, lr=5e-3, lora_r=8, lora_alpha=16, batch_size=2, seed=7, checkpoint_every_s=0)
 
 
+def _children():
+    """The children a run or an estimate started (not the long-lived helper process other tests use)."""
+    return [c for c in multiprocessing.active_children() if c.name.startswith("localtune-") and c.name != HELPER_NAME]
+
+
 def _no_children_left():
-    return not multiprocessing.active_children()
+    return not _children()
 
 
 def test_a_run_apart_is_the_run_here(tiny_model):
@@ -54,7 +59,7 @@ def test_a_child_killed_mid_run_says_what_likely_happened(tiny_model):
     with pytest.raises(TrainingError, match="stopped unexpectedly .* runs out of memory"):
         for event in run:
             if isinstance(event, Progress):  # as the system's out-of-memory killer would
-                (child,) = multiprocessing.active_children()
+                (child,) = _children()
                 assert os.getpriority(os.PRIO_PROCESS, child.pid) == PROCESS_NICE  # it gives way to the app
                 os.kill(child.pid, signal.SIGKILL)
     assert _no_children_left()
@@ -93,3 +98,19 @@ def test_the_time_estimate_apart_times_real_steps_of_the_plan_it_was_given(tiny_
     assert timed.seconds_per_step > 0 and timed.eta_s == pytest.approx(timed.seconds_per_step * the_plan.total_steps)
     assert (timed.micro_batch_tokens, timed.total_steps) == (the_plan.micro_batch_tokens, the_plan.total_steps)
     assert _no_children_left()
+
+
+def test_a_cancelled_estimate_ends_its_child_at_once(tiny_model):
+    import threading
+    import time
+
+    from localtune.engine.train import estimate_apart, plan
+
+    config = TrainConfig(**FAST)
+    the_plan = plan(fake_cpu(), tiny_model, make_examples(8), config)
+    cancel = CancelToken()
+    threading.Timer(0.5, cancel.cancel).start()  # while the child is still starting
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        estimate_apart(tiny_model, make_examples(8), the_plan, config, cancel=cancel)
+    assert time.monotonic() - started < 5 and _no_children_left()

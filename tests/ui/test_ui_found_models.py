@@ -84,5 +84,6 @@ def test_pick_a_found_model_see_it_fits_add_it_and_train_it(qtbot, window, on_th
     with qtbot.waitSignal(page.trained, timeout=max(WAIT_MS, 300_000)):
         page.train_button.click()
     assert "Finished" in page.status.text() and page.history.item(0).text().startswith("tinyllama-q8-v")
+    qtbot.waitUntil(lambda: not page.running, timeout=WAIT_MS)  # the run's process has ended too
     assert stores.snapshot(stores_found.ollama, stores_found.hf_hub) == before
     qtbot.waitUntil(lambda: "estimated time:" in page.plan.text(), timeout=max(WAIT_MS, 120_000))  # no thread left

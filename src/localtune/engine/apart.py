@@ -34,24 +34,32 @@ _POLL_S = 0.1  # how often the parent passes a cancel on while it waits
 
 
 def stream(target: Callable, args: tuple, *, what: str, error: type[LocaltuneError],
-           cancel: CancelToken | None = None, background: bool = False) -> Iterator:
+           cancel: CancelToken | None = None, background: bool = False, ends_on_cancel: bool = False) -> Iterator:
     """Run `target(*args, cancel=token)` in a child process; yield what it yields (a generator) and return what
-    it returns. `cancel` set here is set in the child's token. Its errors of our family come back as they are,
+    it returns. `cancel` set here is set in the child's token (`ends_on_cancel`: the child is ended instead, for
+    work that leaves nothing to keep, and Cancelled raised). Its errors of our family come back as they are,
     others as `error` in words; a child that ends without a word (killed) raises `error` saying so. Closing this
     generator early stops the child. `what` names the work in messages ("Training")."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    stop = context.Event()
-    child = context.Process(target=_run_child, args=(target, args, send, stop, what, background),
+    # A cancel travels as the end of this pipe (no multiprocessing Event: its semaphore's clean-up can deadlock
+    # in CPython 3.11's resource tracker when the collector runs it inside the tracker's own lock).
+    heard, stop = context.Pipe(duplex=False)
+    child = context.Process(target=_run_child, args=(target, args, send, heard, what, background),
                             name=f"localtune-{what.split()[0].lower()}", daemon=True)
     child.start()
     send.close()
+    heard.close()
+    wait_s = 10.0  # for a child that stops at its next check
     try:
         while True:
             if cancel is not None and cancel.cancelled:
-                stop.set()
+                stop.close()
+                if ends_on_cancel:
+                    wait_s = 0.0
+                    cancel.raise_if_cancelled()
             if not receive.poll(_POLL_S):
                 continue
             try:
@@ -65,16 +73,16 @@ def stream(target: Callable, args: tuple, *, what: str, error: type[LocaltuneErr
                 return _outcome(kind, value, error)
     finally:
         receive.close()
-        stop.set()  # a consumer that stopped listening: the child stops at its next check
-        child.join(timeout=10)
+        stop.close()  # a consumer that stopped listening: the child stops at its next check
+        child.join(timeout=wait_s)
         if child.is_alive():
             child.terminate()
             child.join()
 
 
 def call(target: Callable, args: tuple, **options):
-    """`stream` for work that yields nothing: its return value."""
-    items = stream(target, args, **options)
+    """`stream` for work that yields nothing: its return value (a cancel ends the child: nothing is kept)."""
+    items = stream(target, args, ends_on_cancel=True, **options)
     while True:
         try:
             next(items)
@@ -82,12 +90,20 @@ def call(target: Callable, args: tuple, **options):
             return done.value
 
 
-def _run_child(target: Callable, args: tuple, send, stop, what: str, background: bool) -> None:
+def _run_child(target: Callable, args: tuple, send, heard, what: str, background: bool) -> None:
     _exit_with_parent()
     if background:
         lower_priority()
+    token = CancelToken()
+
+    def listen():  # the parent closes its end to cancel, or when it stops listening
+        with contextlib.suppress(EOFError, OSError):
+            heard.recv()
+        token.cancel()
+
+    threading.Thread(target=listen, name="localtune-cancel", daemon=True).start()
     try:
-        out = target(*args, cancel=CancelToken(stop))
+        out = target(*args, cancel=token)
         if inspect.isgenerator(out):
             out = _send_each(out, send)
         send.send(("done", out))
@@ -97,6 +113,15 @@ def _run_child(target: Callable, args: tuple, send, stop, what: str, background:
         send.send(_failure(exc, what))
     finally:
         send.close()
+    _end_now()
+
+
+def _end_now() -> None:
+    """A child's work is over once its outcome is sent: it ends at once instead of tearing down the ML libraries
+    (1-3 s the parent, and a window closing, would wait for). It wrote nothing that needs flushing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _failure(exc: BaseException, what: str) -> tuple[str, object]:
@@ -173,8 +198,9 @@ def lower_priority() -> None:
 
 # --- the helper ---------------------------------------------------------------------------------------------
 
-_helper = None
-_helper_lock = threading.Lock()
+HELPER_NAME = "localtune-helper"
+_helper = None  # (process, connection)
+_helper_lock = threading.Lock()  # one job at a time
 
 
 def helper(fn: Callable, *args, what: str, error: type[LocaltuneError], **kwargs):
@@ -183,47 +209,60 @@ def helper(fn: Callable, *args, what: str, error: type[LocaltuneError], **kwargs
     app's process need not (their import held the window's interpreter for ~4 s at the Train page's first
     showing). Jobs run one at a time; errors come back as `stream`'s do. A helper that died (the out-of-memory
     killer) is started afresh by the next job."""
-    from concurrent.futures.process import BrokenProcessPool
-
     global _helper
     with _helper_lock:
-        if _helper is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            _helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_start_helper)
-            atexit.register(_stop_helper)
-        pool = _helper
-    try:
-        kind, value = pool.submit(_run_job, fn, args, kwargs, what).result()
-    except BrokenProcessPool:
-        with _helper_lock:
-            if _helper is pool:
-                _helper = None
-        raise error(_killed(what, "unknown")) from None
+        if _helper is None or not _helper[0].is_alive():
+            _helper = _start_helper()
+        process, conn = _helper
+        try:
+            conn.send((fn, args, kwargs, what))
+            kind, value = conn.recv()
+        except (EOFError, OSError):
+            process.join(timeout=1)
+            _helper = None
+            raise error(_killed(what, process.exitcode)) from None
     return _outcome(kind, value, error)
 
 
-def _stop_helper() -> None:
-    """At exit, while the interpreter is whole (the pool's own clean-up fails once modules are torn down)."""
-    global _helper
-    with _helper_lock:
-        pool, _helper = _helper, None
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+def _start_helper():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    conn, theirs = context.Pipe()
+    # Not a daemon: the helper may start a child of its own (the starter's conversion); it ends with the app.
+    process = context.Process(target=_serve, args=(theirs,), name=HELPER_NAME)
+    process.start()
+    theirs.close()
+    atexit.register(_stop_helper, process, conn)
+    return process, conn
 
 
-def _start_helper() -> None:
+def _stop_helper(process, conn) -> None:
+    conn.close()  # the helper ends when it hears nothing more
+    process.join(timeout=5)
+    if process.is_alive():
+        process.terminate()
+        process.join()
+
+
+def _serve(conn) -> None:
     from . import load_libraries
 
     _exit_with_parent()
     lower_priority()
     load_libraries()
-
-
-def _run_job(fn: Callable, args: tuple, kwargs: dict, what: str) -> tuple[str, object]:
-    try:
-        return "done", fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the parent turns it into a message
-        return _failure(exc, what)
+    while True:
+        try:
+            fn, args, kwargs, what = conn.recv()
+        except (EOFError, OSError):
+            _end_now()
+        try:
+            outcome = "done", fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the parent turns it into a message
+            outcome = _failure(exc, what)
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, OSError):
+            _end_now()
+        except Exception as exc:  # noqa: BLE001 - a result that cannot travel
+            conn.send(_failure(exc, what))

@@ -84,7 +84,7 @@ def convert_gguf_apart(gguf: str | os.PathLike, folder: str | os.PathLike) -> Pa
     from .apart import call
 
     return Path(call(_convert_in_child, (str(gguf), str(folder)), what=f"Converting {Path(gguf).name}",
-                     error=ModelError))
+                     error=ModelError, background=True))  # a one-off that gives way, in the app and the CLI
 
 
 def _convert_in_child(gguf: str, folder: str, cancel=None) -> str:

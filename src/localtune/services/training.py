@@ -84,10 +84,10 @@ def _keep_caches_in(paths: Paths) -> None:
 
 
 def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=None, calibrate: bool = True,
-             background: bool = False):
+             cancel: CancelToken | None = None, background: bool = False):
     """How `train_adapter` would train this journal here (engine `Plan`); with `calibrate`, timed on a few real
-    steps (in a child process, below normal priority with `background`) so it carries the time estimate. Needs
-    no vault: pass the readiness report."""
+    steps (in a child process, at the lowest priority with `background`; `cancel` ends it) so it carries the time
+    estimate. Needs no vault: pass the readiness report."""
     from ..engine.apart import helper
     from ..engine.train import TrainConfig, estimate_apart, plan
 
@@ -95,8 +95,8 @@ def plan_run(report: Report, paths: Paths, *, model: str | None = None, config=N
     config = config or TrainConfig()
     model_dir = registry(paths).resolve(model)
     the_plan = helper(plan, hardware(), model_dir, report.train, config, what="Planning the run", error=TrainingError)
-    return estimate_apart(model_dir, report.train, the_plan, config, background=background) if calibrate \
-        else the_plan
+    return estimate_apart(model_dir, report.train, the_plan, config, cancel=cancel, background=background) \
+        if calibrate else the_plan
 
 
 def train_adapter(vault: Vault, journal: Journal, paths: Paths, *, model: str | None = None, config=None,

@@ -262,9 +262,10 @@ def list_models(paths):
             local_models.discovered(paths, include_added=False))
 
 
-def plan(report, paths, model, config, calibrate: bool):
-    """How a run would train here; with `calibrate`, timed on a few real steps."""
-    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate, background=True)
+def plan(report, paths, model, config, calibrate: bool, cancel=None):
+    """How a run would train here; with `calibrate`, timed on a few real steps (which `cancel` stops)."""
+    return training.plan_run(report, paths, model=model, config=config, calibrate=calibrate, cancel=cancel,
+                             background=True)
 
 
 def found_fit(report, paths, found, rate):

@@ -629,15 +629,16 @@ _live: set[GeneratorRunner] = set()  # one-off runners stay referenced until the
 def run_in_thread(fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
                   on_error: Callable[[BaseException], None] | None = None,
                   parent: QObject | None = None, *, models: ModelLane | None = None, name: str = "",
-                  waiting: Callable[[], None] | None = None) -> GeneratorRunner:
+                  waiting: Callable[[], None] | None = None, with_token: bool = False) -> GeneratorRunner:
     """A one-off call `fn()` off the GUI thread that needs no vault. With `models=` it is a model-lane job
     (anything that imports or runs the ML libraries: hardware detection, model listing, plans and time
     estimates); `waiting()` is then called when it has to wait for other model work first. Without, it gets a
     thread of its own (decrypting a file, asking the Hub for a file list). `cancel()` on the returned runner
-    drops a job that has not started; one that has started runs to its end, and its result is dropped."""
+    drops a job that has not started; one that has started runs to its end (`with_token`: `fn(token)` is given
+    the runner's CancelToken and may stop early), and its result is dropped."""
 
-    def make(_token):
-        return fn()
+    def make(token):
+        return fn(token) if with_token else fn()
         yield  # pragma: no cover - makes this a generator
 
     runner = GeneratorRunner(make, models=models, name=name or getattr(fn, "__name__", "call"), parent=parent)

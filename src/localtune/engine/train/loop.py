@@ -95,13 +95,14 @@ def estimate(model_dir, examples: Sequence[Example], plan_: Plan, config: TrainC
 
 
 def estimate_apart(model_dir, examples: Sequence[Example], plan_: Plan,
-                   config: TrainConfig = TrainConfig(), *, background: bool = False) -> Plan:  # noqa: B008 - frozen
+                   config: TrainConfig = TrainConfig(), *, cancel: CancelToken | None = None,  # noqa: B008 - frozen
+                   background: bool = False) -> Plan:
     """`estimate` in a child process (engine.apart), as the app and the CLI time a plan: the model it loads for a
-    few steps is never in the app's process, and its memory goes back when the child ends."""
+    few steps is never in the app's process, and its memory goes back when the child ends; `cancel` ends it."""
     from ..apart import call
 
     return call(_estimate_in_child, (str(model_dir), list(examples), plan_, config),
-                what="Timing this computer", error=TrainingError, background=background)
+                what="Timing this computer", error=TrainingError, cancel=cancel, background=background)
 
 
 def _estimate_in_child(model_dir: str, examples, plan_: Plan, config: TrainConfig, cancel=None) -> Plan:

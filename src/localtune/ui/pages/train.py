@@ -210,18 +210,19 @@ class TrainPage(Page):
         self._plan_id = 0
         self._plans: list[GeneratorRunner] = []  # plans and estimates asked for; a newer choice drops them
 
-    def _model_job(self, name: str, fn, on_done, on_error, waiting=None) -> GeneratorRunner:
+    def _model_job(self, name: str, fn, on_done, on_error, waiting=None, with_token=False) -> GeneratorRunner:
         """`fn()` on the model lane (everything here that loads the ML libraries or a model goes there, one job
-        at a time); `waiting()` when other model work runs first."""
+        at a time); `waiting()` when other model work runs first; `with_token`: `fn(token)`, stoppable."""
         return run_in_thread(fn, on_done, on_error, parent=self, models=self.lane.models, name=name,
-                             waiting=waiting)
+                             waiting=waiting, with_token=with_token)
 
-    def _planning(self, name: str, fn, on_done, waiting=None) -> None:
+    def _planning(self, name: str, fn, on_done, waiting=None, with_token=False) -> None:
         self._plans = [r for r in self._plans if r.running]
-        self._plans.append(self._model_job(name, fn, on_done, self._plan_failed, waiting))
+        self._plans.append(self._model_job(name, fn, on_done, self._plan_failed, waiting, with_token))
 
     def _drop_plans(self) -> None:
-        """Plans and estimates for an earlier choice: those still waiting for the model never run."""
+        """Plans and estimates for an earlier choice: those still waiting for the model never run, and a time
+        estimate under way stops (its child process ends)."""
         plans, self._plans = self._plans, []
         for runner in plans:
             runner.cancel()
@@ -452,10 +453,10 @@ class TrainPage(Page):
                 return  # another model or preset was picked meanwhile
             self.show_plan(result, calibrated)
             if not calibrated:
-                self._planning("time estimate", lambda: ops.plan(report[0], paths, model, config, True),
+                self._planning("time estimate", lambda token: ops.plan(report[0], paths, model, config, True, token),
                                lambda r: planned(r, True),
                                lambda: self.plan.setText(result.describe() + "\nMeasuring this computer's speed "
-                                                         "once the model is free…"))
+                                                         "once the model is free…"), with_token=True)
 
         report = []
 
