@@ -44,3 +44,13 @@ def test_looking_at_the_hardware_leaves_the_ml_libraries_out_of_this_process():
             "print(hw.device in ('cpu', 'cuda', 'mps'), hw.cpu_cores > 0, 'torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["True", "True", "False", "False"], out.stderr[-2000:]
+
+
+def test_the_helper_is_hardened_as_every_entry_point_is():
+    """privacy.harden() in the child too: no core dump of the journal text it holds, no Hub code importable."""
+    import importlib.util
+    import resource
+
+    assert helper(resource.getrlimit, resource.RLIMIT_CORE, what="A test", error=ModelError) == (0, 0)
+    assert helper(importlib.util.find_spec, "kernels", what="A test", error=ModelError) is None
+    assert helper(os.getenv, "HF_HUB_OFFLINE", what="A test", error=ModelError) == "1"

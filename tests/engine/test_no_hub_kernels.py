@@ -1,6 +1,7 @@
 """No code fetched from the Hub runs: the `kernels` package (a dependency of transformers >= 5.25 that downloads
 compute kernels at run time, and that bitsandbytes tries on every import on CPUs with AVX512-BF16) stays out of a
-4-bit training run and a 4-bit reading, and nothing names the Hub to the user."""
+4-bit training run (here and in its own process, as the app and the CLI train) and a 4-bit reading, and nothing
+names the Hub to the user."""
 
 import json
 import os
@@ -15,13 +16,14 @@ SCRIPT = textwrap.dedent("""
     privacy.harden()
     from engine_helpers import make_examples
     from localtune.engine.generate import Reader
-    from localtune.engine.train import TrainConfig, train
+    from localtune.engine.train import TrainConfig, train, train_apart
     from transformers.utils import is_kernels_available
 
     model = sys.argv[1]
     config = TrainConfig(epochs=1, lr=5e-3, lora_r=8, lora_alpha=16, batch_size=2, seed=7, checkpoint_every_s=0,
                          quantization="nf4", max_steps=2)
     events = list(train(model, make_examples(6), make_examples(2, seed=9), config))
+    events += list(train_apart(model, make_examples(6), make_examples(2, seed=9), config))  # its own process
     reader = Reader.load(model, quantize=True, device="cpu")
     logits = reader.logits(reader.encode([{"role": "user", "content": "A colleague took credit for my work."}]))
     try:

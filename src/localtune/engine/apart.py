@@ -91,7 +91,7 @@ def call(target: Callable, args: tuple, **options):
 
 
 def _run_child(target: Callable, args: tuple, send, heard, what: str, background: bool) -> None:
-    _exit_with_parent()
+    _start_child()
     if background:
         lower_priority()
     token = CancelToken()
@@ -160,6 +160,15 @@ def _send_each(generator, send):
         except StopIteration as done:
             return done.value
         send.send(("item", item))
+
+
+def _start_child() -> None:
+    """What every entry point does first (privacy.harden: offline, no Hub code, no core dump of the journal text a
+    child holds), and the child ends with its parent."""
+    from .. import privacy
+
+    privacy.harden()
+    _exit_with_parent()
 
 
 def _exit_with_parent() -> None:
@@ -248,7 +257,7 @@ def _stop_helper(process, conn) -> None:
 def _serve(conn) -> None:
     from . import load_libraries
 
-    _exit_with_parent()
+    _start_child()
     lower_priority()
     load_libraries()
     while True:
