@@ -169,6 +169,12 @@ def _start_child() -> None:
 
     privacy.harden()
     _exit_with_parent()
+    # Progress bars (a GGUF read) lock with a thread lock, not tqdm's default multiprocessing semaphore, which a
+    # child ending with os._exit would leave to the resource tracker (a "leaked semaphore" warning at exit).
+    with contextlib.suppress(ImportError):
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
 
 
 def _exit_with_parent() -> None:
