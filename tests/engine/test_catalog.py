@@ -71,12 +71,12 @@ def test_the_need_is_the_trainers_own_estimate_of_a_model_of_that_shape(tiny_mod
     import json
 
     from localtune.engine.models import estimate_params
-    from localtune.engine.train.planning import _model_shape, least_memory, shape_of
+    from localtune.engine.train.planning import least_memory, model_shape, shape_of
 
     config = json.loads((tiny_model / "config.json").read_text())
-    assert shape_of(config, estimate_params(tiny_model)) == _model_shape(tiny_model)
-    small = least_memory(GPU_8GB, _model_shape(tiny_model), seq_len=256, completion_tokens=64)
-    longer = least_memory(GPU_8GB, _model_shape(tiny_model), seq_len=1024, completion_tokens=256)
+    assert shape_of(config, estimate_params(tiny_model)) == model_shape(tiny_model)
+    small = least_memory(GPU_8GB, model_shape(tiny_model), seq_len=256, completion_tokens=64)
+    longer = least_memory(GPU_8GB, model_shape(tiny_model), seq_len=1024, completion_tokens=256)
     assert 0 < small < longer
     e = catalog.entry("llama-3.1-8b-instruct")
     assert catalog.training_need(e, GPU_24GB) == catalog.training_need(e, GPU_8GB)  # the same card, more of it free

@@ -11,7 +11,7 @@ from localtune.engine.data import Tokenized
 from localtune.engine.discovery import Fit
 from localtune.engine.hardware import Hardware
 from localtune.engine.train import TrainConfig
-from localtune.engine.train.planning import RETAINED, RUNTIME, _model_shape, _plan, memory_terms
+from localtune.engine.train.planning import RETAINED, RUNTIME, _plan, memory_terms, model_shape
 
 GIB = 1024**3
 LLAMA = {"vocab_size": 49152, "tie_word_embeddings": True, "dtype": "bfloat16", "head_dim": 64}
@@ -71,7 +71,7 @@ def test_bigger_models_longer_examples_and_bigger_passes_need_more(tmp_path):
 
 
 def test_checkpointing_lowers_the_activations_and_the_estimate(tmp_path):
-    shape = _model_shape(shape_dir(tmp_path, "smollm2-1.7b"))
+    shape = model_shape(shape_dir(tmp_path, "smollm2-1.7b"))
     common = dict(quantization="nf4", merged=False, micro_tokens=574, completion_tokens=156, lora_r=16)
     full = memory_terms(cpu(20), shape, checkpointing=False, **common)
     ckpt = memory_terms(cpu(20), shape, checkpointing=True, **common)
@@ -82,7 +82,7 @@ def test_checkpointing_lowers_the_activations_and_the_estimate(tmp_path):
 
 
 def test_the_terms_a_4bit_cpu_run_holds(tmp_path):
-    shape = _model_shape(shape_dir(tmp_path, "qwen2.5-0.5b"))
+    shape = model_shape(shape_dir(tmp_path, "qwen2.5-0.5b"))
     common = dict(merged=False, checkpointing=False, micro_tokens=574, completion_tokens=156, lora_r=16)
     nf4 = memory_terms(cpu(20), shape, quantization="nf4", **common)
     full = memory_terms(cpu(20), shape, quantization="none", **common)

@@ -415,7 +415,7 @@ class Registry:
 
     def info(self, name: str, *, hardware=None) -> ModelInfo:
         """A model and whether it trains on `hardware` (engine.hardware.Hardware; default: this CPU's memory)."""
-        from .train.planning import least_memory, shape_of
+        from .train.planning import least_memory, model_shape, shape_of
 
         entries = self._load()
         if name == STARTER:
@@ -430,8 +430,8 @@ class Registry:
             with contextlib.suppress(ModelError):
                 size = size or starter_gguf().stat().st_size
         else:
-            params = estimate_params(folder)
-            shape = shape_of(json.loads(config.read_text()), params) if params else None
+            params = estimate_params(folder)  # 0 when its config.json is missing or unreadable
+            shape = model_shape(folder) if params else None
         hardware = hardware or _this_cpu()
         need = least_memory(hardware, shape) if shape else 0
         return ModelInfo(name, str(folder), entry["source"], entry["origin"], size, params, need,

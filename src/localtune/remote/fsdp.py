@@ -74,10 +74,10 @@ def plan_sharded(hardware, model_dir, items, config, world: int):
     """The plan for one process of an FSDP group: LoRA on an unquantized base (fp32 on a CPU, bf16 on a GPU that has
     it), the frozen weights counted at 1/world per process, adapters not folded (merged_lora keeps whole working
     copies of the weights)."""
-    from ..engine.train.planning import FOLDED_REASON, _model_shape, _plan
+    from ..engine.train.planning import FOLDED_REASON, _plan, model_shape
 
     config = replace(config, quantization="none")
-    shape = _model_shape(model_dir)
+    shape = model_shape(model_dir)
     width = 2 if hardware.device == "cuda" and hardware.bf16 else 4
     held_elsewhere = shape["params"] * width * (world - 1) // world
     # The planner reasons about one whole model: give it the memory the other processes' shares free up.

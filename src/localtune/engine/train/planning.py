@@ -66,7 +66,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _model_shape(model_dir: Path) -> dict:
+def model_shape(model_dir: Path) -> dict:
     from ..models import estimate_params
 
     return shape_of(json.loads((Path(model_dir) / "config.json").read_text()), estimate_params(model_dir))
@@ -173,7 +173,7 @@ def plan(hardware: Hardware, model_dir, examples: Sequence[Example], config: Tra
 
 
 def _plan(hardware: Hardware, model_dir, items: Sequence[Tokenized], config: TrainConfig) -> Plan:
-    shape = _model_shape(model_dir)
+    shape = model_shape(model_dir)
     reasons = []
     seq_len = max(len(t) for t in items)
     completion_max = max(len(t) - t.prompt_len for t in items)
